@@ -1,0 +1,38 @@
+"""People API: a REST service for people records."""
+
+import os
+
+from flask import Flask
+
+from config import Config
+
+
+def create_app(config=None):
+    """Build the app; `config` (a mapping) overrides the environment's settings."""
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from api.database import configure_sqlite, database_uri, engine_options
+    from api.extensions import db, migrate
+
+    uri = database_uri(app)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app, uri)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+
+    from api.people import bp as people_bp
+
+    app.register_blueprint(people_bp)
+
+    from api.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app

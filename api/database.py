@@ -1,0 +1,49 @@
+"""Engine settings for SQLite and Postgres, chosen from the database URL."""
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from config import normalise_database_url
+
+
+def database_uri(app):
+    """The configured URL, or a SQLite file in the instance folder by default."""
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{app.instance_path}/people.db"
+    return normalise_database_url(url)
+
+
+def engine_options(app, uri):
+    """Pool and driver settings suited to a multi-process server."""
+    if make_url(uri).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": app.config["SQLITE_BUSY_TIMEOUT"]}}
+    return {
+        # A connection dropped by a restart or failover is replaced, not handed out.
+        "pool_pre_ping": True,
+        "pool_size": app.config["DATABASE_POOL_SIZE"],
+        "pool_recycle": 300,
+        "connect_args": {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"]},
+    }
+
+
+SQLITE_SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def configure_sqlite(engine, synchronous):
+    """Set the pragmas on every new SQLite connection."""
+    if synchronous not in SQLITE_SYNCHRONOUS_MODES:
+        raise ValueError(
+            f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}, "
+            f"not {synchronous!r}"
+        )
+
+    @sa.event.listens_for(engine, "connect")
+    def set_pragmas(dbapi_connection, connection_record):
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers go on while one writer writes; the busy timeout
+        # (connect_args) makes other writers wait instead of failing.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

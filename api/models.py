@@ -1,0 +1,55 @@
+"""Database models."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.extensions import db
+
+NAME_MAX_LENGTH = 200
+LOCALE_MAX_LENGTH = 64
+AGE_MIN, AGE_MAX = 0, 150
+
+
+def utcnow():
+    return datetime.now(UTC)
+
+
+def isoformat_utc(moment):
+    """ISO 8601 in UTC with a Z; SQLite hands back naive datetimes, which are UTC here."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Person(db.Model):
+    __tablename__ = "people"
+    __table_args__ = (
+        sa.CheckConstraint(f"age BETWEEN {AGE_MIN} AND {AGE_MAX}", name="age_range"),
+        sa.CheckConstraint("length(name) > 0", name="name_not_empty"),
+        sa.CheckConstraint("length(locale) > 0", name="locale_not_empty"),
+        # Never hand a deleted person's id to someone new (SQLite reuses it otherwise).
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME_MAX_LENGTH))
+    age: Mapped[int]
+    locale: Mapped[str] = mapped_column(sa.String(LOCALE_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
+    )
+
+    def to_dict(self):
+        return {
+            "id": self.id,
+            "name": self.name,
+            "age": self.age,
+            "locale": self.locale,
+            "created_at": isoformat_utc(self.created_at),
+            "updated_at": isoformat_utc(self.updated_at),
+        }

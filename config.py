@@ -1,0 +1,53 @@
+"""Settings, read from the environment; importing this module never fails."""
+
+import os
+from urllib.parse import quote
+
+
+def _int(name, default):
+    """Read an integer setting, falling back to the default when unset or not a number."""
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def normalise_database_url(url):
+    """Point Postgres URLs at the psycopg 3 driver (Heroku hands out postgres://)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def rds_database_url(environ):
+    """Build a Postgres URL from Elastic Beanstalk's RDS_* variables, or None."""
+    if not environ.get("RDS_HOSTNAME"):
+        return None
+    user = quote(environ.get("RDS_USERNAME", ""), safe="")
+    password = quote(environ.get("RDS_PASSWORD", ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = environ["RDS_HOSTNAME"]
+    port = environ.get("RDS_PORT", "5432")
+    name = quote(environ.get("RDS_DB_NAME", "ebdb"), safe="")
+    return f"postgresql://{credentials}{host}:{port}/{name}"
+
+
+def database_url_from(environ):
+    """DATABASE_URL wins; then Elastic Beanstalk's RDS_* variables; else None."""
+    return environ.get("DATABASE_URL") or rds_database_url(environ)
+
+
+class Config:
+    """Defaults for every setting; the README lists them all."""
+
+    # None means: a SQLite file in the instance folder (the factory knows where that is).
+    DATABASE_URL = database_url_from(os.environ)
+    # Bodies are tiny JSON objects; anything larger is refused with 413.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 16 * 1024)
+    # Seconds a SQLite writer waits for another writer's lock before giving up.
+    SQLITE_BUSY_TIMEOUT = _int("SQLITE_BUSY_TIMEOUT", 10)
+    # FULL: a 2xx write survives a power cut, not only a crash of the process.
+    SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
+    DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
+    DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)

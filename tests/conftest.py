@@ -1,0 +1,129 @@
+"""Fixtures: every test that takes `app` runs once on SQLite and once on Postgres."""
+
+import os
+import shutil
+import uuid
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from api import create_app
+from api.extensions import db
+
+# The Postgres server the suite creates its own databases on (trust auth by default).
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def build_app(database_url, **overrides):
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, **overrides})
+
+
+def dispose(app):
+    with app.app_context():
+        db.engine.dispose()
+
+
+def migrate(database_url):
+    app = build_app(database_url)
+    with app.app_context():
+        upgrade()
+    dispose(app)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """A connection to the server, to create and drop test databases; never skipped."""
+    try:
+        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        pytest.fail(
+            f"No Postgres at {POSTGRES_URL} ({error}); the README's test command starts one."
+        )
+    with connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def make_postgres_database(postgres_admin):
+    """Create empty Postgres databases on demand; drop them all at the end."""
+    created = []
+
+    def make():
+        name = f"people_test_{uuid.uuid4().hex[:12]}"
+        postgres_admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return sa.make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+
+    yield make
+    for name in created:
+        postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def make_database(request, tmp_path, make_postgres_database):
+    """Return a function that creates an empty database of a given kind."""
+
+    def make(kind):
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path}/{uuid.uuid4().hex[:8]}.db"
+        return make_postgres_database()
+
+    return make
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_kind(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def migrated_template(database_kind, tmp_path_factory, request):
+    """A database migrated once per kind; each test gets a copy or a truncated one."""
+    if database_kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('template')}/template.db"
+    else:
+        url = request.getfixturevalue("make_postgres_database")()
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def database_url(database_kind, migrated_template, tmp_path):
+    """A migrated, empty database of the current kind, for this test alone."""
+    if database_kind == "sqlite":
+        source = sa.make_url(migrated_template).database
+        shutil.copy(source, tmp_path / "people.db")
+        return f"sqlite:///{tmp_path}/people.db"
+    engine = sa.create_engine(migrated_template.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(sa.text("TRUNCATE people RESTART IDENTITY"))
+    engine.dispose()
+    return migrated_template
+
+
+@pytest.fixture
+def app(database_url):
+    app = build_app(database_url)
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def stored_people(app):
+    """Read the people table directly, to check what a request really stored."""
+
+    def read():
+        with app.app_context():
+            rows = db.session.execute(
+                sa.text("SELECT id, name, age, locale FROM people ORDER BY id")
+            )
+            return [dict(row._mapping) for row in rows]
+
+    return read
