@@ -41,6 +41,8 @@ def database_url_from(environ):
 class Config:
     """Defaults for every setting; the README lists them all."""
 
+    # Where local state lives (the default SQLite file, the local token); None: ./instance.
+    INSTANCE_PATH = os.environ.get("INSTANCE_PATH") or None
     # None means: a SQLite file in the instance folder (the factory knows where that is).
     DATABASE_URL = database_url_from(os.environ)
     # Bodies are tiny JSON objects; anything larger is refused with 413.
@@ -49,5 +51,8 @@ class Config:
     SQLITE_BUSY_TIMEOUT = _int("SQLITE_BUSY_TIMEOUT", 10)
     # FULL: a 2xx write survives a power cut, not only a crash of the process.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
+    # Seconds a worker trusts a verified token without asking the database again:
+    # the upper bound for a revocation to reach every worker.
+    TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
     DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)

@@ -109,8 +109,11 @@ def flask(*arguments, **kwargs):
 def command_run():
     ensure_virtualenv()
     flask("db", "upgrade")
+    # A write token for the curl examples, made once and kept in instance/local-token.
+    flask("tokens", "local")
     port = os.environ.get("PORT", "5000")
-    say(f"serving on http://127.0.0.1:{port} (Ctrl-C stops)")
+    say(f"serving on http://127.0.0.1:{port} (Ctrl-C stops); in another shell:")
+    say("  export TOKEN=$(cat instance/local-token)")
     gunicorn = [BIN / "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
     os.chdir(ROOT)
     os.execv(gunicorn[0], [*map(str, gunicorn), "api:create_app()"])

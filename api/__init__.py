@@ -9,10 +9,10 @@ from config import Config
 
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the environment's settings."""
-    app = Flask(__name__)
+    config = config or {}
+    app = Flask(__name__, instance_path=config.get("INSTANCE_PATH") or Config.INSTANCE_PATH)
     app.config.from_object(Config)
-    if config:
-        app.config.from_mapping(config)
+    app.config.from_mapping(config)
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
@@ -28,6 +28,10 @@ def create_app(config=None):
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
 
+    from api.auth import init_token_cache
+
+    init_token_cache(app)
+
     from api.people import bp as people_bp
 
     app.register_blueprint(people_bp)
@@ -35,4 +39,8 @@ def create_app(config=None):
     from api.errors import register_error_handlers
 
     register_error_handlers(app)
+
+    from api.cli import tokens_cli
+
+    app.cli.add_command(tokens_cli)
     return app

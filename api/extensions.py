@@ -1,6 +1,7 @@
 """Flask extensions, created unbound here and bound to an app in the factory."""
 
 import sqlalchemy as sa
+from flask_httpauth import HTTPTokenAuth
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
@@ -15,3 +16,4 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(render_as_batch=True, compare_type=True)
+auth = HTTPTokenAuth(scheme="Bearer", realm="people-api")

@@ -16,11 +16,18 @@ def utcnow():
     return datetime.now(UTC)
 
 
+def as_utc(moment):
+    """SQLite hands back naive datetimes, which are UTC here; Postgres aware ones."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def isoformat_utc(moment):
-    """ISO 8601 in UTC with a Z; SQLite hands back naive datetimes, which are UTC here."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC with a Z, or None."""
+    if moment is None:
+        return None
+    return as_utc(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Person(db.Model):
@@ -53,3 +60,25 @@ class Person(db.Model):
             "created_at": isoformat_utc(self.created_at),
             "updated_at": isoformat_utc(self.updated_at),
         }
+
+
+ROLES = ("read", "write", "metrics")
+
+
+class Token(db.Model):
+    """An API token; only a SHA-256 hash of the secret is stored."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('read', 'write', 'metrics')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
+    )
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

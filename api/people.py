@@ -3,7 +3,7 @@
 from flask import Blueprint, url_for
 from werkzeug.exceptions import NotFound
 
-from api.extensions import db
+from api.extensions import auth, db
 from api.models import Person, utcnow
 from api.validation import person_from_request
 
@@ -23,6 +23,7 @@ def get_person_or_404(person_id):
 # Both spellings of the collection answer; a redirect would lose the body with curl.
 @bp.put("/resources/data")
 @bp.put("/resources/data/")
+@auth.login_required(role="write")
 def create_person():
     """Create a person; 201 with its URL in Location."""
     person = Person(**person_from_request())
@@ -33,12 +34,14 @@ def create_person():
 
 
 @bp.get(PERSON_URL)
+@auth.login_required(role="read")
 def get_person(person_id):
     """Return one person."""
     return get_person_or_404(person_id).to_dict()
 
 
 @bp.put(PERSON_URL)
+@auth.login_required(role="write")
 def replace_person(person_id):
     """Replace every field of an existing person."""
     fields = person_from_request()
@@ -51,6 +54,7 @@ def replace_person(person_id):
 
 
 @bp.delete(PERSON_URL)
+@auth.login_required(role="write")
 def delete_person(person_id):
     """Delete a person and return what was deleted."""
     person = get_person_or_404(person_id)

@@ -10,14 +10,26 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from api import create_app
+from api.auth import issue_token
 from api.extensions import db
 
 # The Postgres server the suite creates its own databases on (trust auth by default).
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+INSTANCE_FOLDER = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def instance_folder(tmp_path_factory):
+    """Apps built by tests keep their local files out of the work tree."""
+    INSTANCE_FOLDER["path"] = str(tmp_path_factory.mktemp("instance"))
+
+
 def build_app(database_url, **overrides):
-    return create_app({"TESTING": True, "DATABASE_URL": database_url, **overrides})
+    settings = {"TESTING": True, "DATABASE_URL": database_url}
+    settings["INSTANCE_PATH"] = INSTANCE_FOLDER["path"]
+    return create_app({**settings, **overrides})
 
 
 def dispose(app):
@@ -98,7 +110,7 @@ def database_url(database_kind, migrated_template, tmp_path):
         return f"sqlite:///{tmp_path}/people.db"
     engine = sa.create_engine(migrated_template.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as connection:
-        connection.execute(sa.text("TRUNCATE people RESTART IDENTITY"))
+        connection.execute(sa.text("TRUNCATE people, tokens RESTART IDENTITY"))
     engine.dispose()
     return migrated_template
 
@@ -110,9 +122,27 @@ def app(database_url):
     dispose(app)
 
 
+def make_token(app, name="tests", role="write", expires_at=None):
+    """Create a token in the app's database and return its secret."""
+    with app.app_context():
+        return issue_token(name, role, expires_at)
+
+
+def bearer(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def write_token(app):
+    return make_token(app)
+
+
+@pytest.fixture
+def client(app, write_token):
+    """A test client that sends a valid write token with every request."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {write_token}"
+    return client
 
 
 @pytest.fixture

@@ -63,6 +63,7 @@ def gunicorn(database_url, log_path, workers=2, env=None):
         **os.environ,
         "DATABASE_URL": database_url,
         "WEB_CONCURRENCY": str(workers),
+        "INSTANCE_PATH": str(Path(log_path).parent / "instance"),
         **(env or {}),
     }
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]

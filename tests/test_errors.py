@@ -4,13 +4,14 @@ import json
 
 from flask import Blueprint
 
-from tests.conftest import build_app, dispose
+from tests.conftest import bearer, build_app, dispose, make_token
 from tests.test_people import COLLECTION, PETER, assert_problem
 
 
 def test_oversized_body_is_413(database_url):
     app = build_app(database_url, MAX_CONTENT_LENGTH=1024)
     client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
     big = {**PETER, "name": "x" * 2000}
     for kwargs in [
         {"json": big},
@@ -47,7 +48,8 @@ def test_unexpected_error_is_500_without_internals(database_url):
 def test_unreachable_postgres_is_503(tmp_path):
     # Port 1 on loopback: nothing listens, the connection is refused at once.
     app = build_app("postgresql://postgres@127.0.0.1:1/none")
-    response = app.test_client().get(f"{COLLECTION}1")
+    # Checking the token is the first database access; it must fail as cleanly as any.
+    response = app.test_client().get(f"{COLLECTION}1", headers=bearer("pplapi_any"))
     assert_problem(response, 503)
     assert response.headers["Retry-After"] == "1"
     dispose(app)
@@ -55,6 +57,6 @@ def test_unreachable_postgres_is_503(tmp_path):
 
 def test_unopenable_sqlite_is_503(tmp_path):
     app = build_app(f"sqlite:///{tmp_path}/missing-folder/people.db")
-    response = app.test_client().put(COLLECTION, json=PETER)
+    response = app.test_client().put(COLLECTION, json=PETER, headers=bearer("pplapi_any"))
     assert_problem(response, 503)
     dispose(app)

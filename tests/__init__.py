@@ -1,0 +1,1 @@
+"""People API test suite."""
