@@ -113,7 +113,8 @@ def command_run():
     flask("tokens", "local")
     port = os.environ.get("PORT", "5000")
     say(f"serving on http://127.0.0.1:{port} (Ctrl-C stops); in another shell:")
-    say("  export TOKEN=$(cat instance/local-token)")
+    instance = os.environ.get("INSTANCE_PATH", "instance")
+    say(f"  export TOKEN=$(cat {instance}/local-token)")
     gunicorn = [BIN / "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
     os.chdir(ROOT)
     os.execv(gunicorn[0], [*map(str, gunicorn), "api:create_app()"])
