@@ -13,6 +13,12 @@ def create_app(config=None):
     app.config.from_object(Config)
     if config:
         app.config.from_mapping(config)
+
+    from api.settings_check import check_settings
+
+    # Before anything is created: unsafe production settings stop here, with the reason.
+    check_settings(app.config)
+
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
