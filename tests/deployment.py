@@ -12,6 +12,9 @@ from tests.servers import ROOT, wait_for_http
 
 # The virtualenv running the suite; the platforms put theirs first on PATH the same way.
 VENV_BIN = Path(sys.executable).parent
+# Heroku runs process commands with bash, and so does Elastic Beanstalk (its /bin/sh is
+# bash on Amazon Linux). bash replaces itself with a lone command, so signals reach gunicorn.
+SHELL = ["bash", "-c"]
 
 
 def procfile_processes(path):
@@ -33,7 +36,7 @@ def platform_environment(home, path=None, **variables):
 def run_command(command, env, timeout=60):
     """Run a one-off command (release phase, container command) through a shell."""
     return subprocess.run(
-        ["/bin/sh", "-c", command],
+        [*SHELL, command],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -61,7 +64,7 @@ def start_web(command, env, log_folder):
         open(log_folder / "stderr.log", "wb") as stderr,
     ):
         return subprocess.Popen(
-            ["/bin/sh", "-c", command],
+            [*SHELL, command],
             cwd=ROOT,
             env=env,
             stdout=stdout,
