@@ -38,8 +38,20 @@ def database_url_from(environ):
     return environ.get("DATABASE_URL") or rds_database_url(environ)
 
 
+APP_ENVIRONMENTS = ("development", "production")
+
+
+def app_environment(environ):
+    """APP_ENV, lower-cased; a Heroku dyno (DYNO is set) is production unless told otherwise."""
+    default = "production" if environ.get("DYNO") else "development"
+    return (environ.get("APP_ENV") or default).strip().lower()
+
+
 class Config:
     """Defaults for every setting; the README lists them all."""
+
+    # "production" turns on the start-up check of api/settings_check.py.
+    APP_ENV = app_environment(os.environ)
 
     # Where local state lives (the default SQLite file, the local token); None: ./instance.
     INSTANCE_PATH = os.environ.get("INSTANCE_PATH") or None

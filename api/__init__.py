@@ -13,6 +13,12 @@ def create_app(config=None):
     app = Flask(__name__, instance_path=config.get("INSTANCE_PATH") or Config.INSTANCE_PATH)
     app.config.from_object(Config)
     app.config.from_mapping(config)
+
+    from api.settings_check import check_settings
+
+    # Before anything is created: unsafe production settings stop here, with the reason.
+    check_settings(app.config)
+
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 

@@ -113,8 +113,8 @@ def test_local_token_is_made_once_and_shown_again(app, cli):
     assert renewed != secret and TOKEN_LINE.fullmatch(renewed)
 
 
-def test_local_token_is_refused_in_production(database_url):
-    app = build_app(database_url, APP_ENV="production")
+def test_local_token_is_refused_in_production(make_database):
+    app = build_app(make_database("postgres"), APP_ENV="production")
     result = app.test_cli_runner().invoke(args=["tokens", "local"])
     assert result.exit_code != 0 and "development" in result.output
     dispose(app)
