@@ -56,3 +56,5 @@ class Config:
     TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
     DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)
+    # Seconds /readyz gives the database before it answers 503.
+    READINESS_TIMEOUT = _int("READINESS_TIMEOUT", 2)

@@ -16,7 +16,7 @@ def create_app(config=None):
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from api.database import configure_sqlite, database_uri, engine_options
+    from api.database import configure_sqlite, database_uri, engine_options, readiness_engine
     from api.extensions import db, migrate
 
     uri = database_uri(app)
@@ -27,6 +27,7 @@ def create_app(config=None):
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+    app.extensions["readiness_engine"] = readiness_engine(app, uri)
 
     from api.auth import init_token_cache
 
@@ -35,6 +36,10 @@ def create_app(config=None):
     from api.people import bp as people_bp
 
     app.register_blueprint(people_bp)
+
+    from api.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
 
     from api.errors import register_error_handlers
 
