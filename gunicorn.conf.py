@@ -1,6 +1,8 @@
 """gunicorn settings, the same on Heroku, Elastic Beanstalk and a local run."""
 
+import glob
 import os
+import tempfile
 
 # Heroku sets PORT; Elastic Beanstalk's nginx proxies to 8000 and sets none.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
@@ -20,3 +22,37 @@ preload_app = False
 # gunicorn's control socket lives in the home folder by default, where parallel
 # servers would share it; nothing here uses it.
 control_socket_disable = True
+
+
+# --- Metrics (issue 4) ----------------------------------------------------------------------
+# Every worker keeps its metrics in files here, and a scrape adds up all the files.
+# prometheus_client picks that mode when it is first imported, in a worker after the fork,
+# so the folder must be in the environment already: set it when this file is read.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="people-api-metrics-")
+
+
+def remove_metric_files():
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def on_starting(server):
+    """Start from zero: files left by an earlier server would add to this one's counts."""
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    remove_metric_files()
+
+
+def child_exit(server, worker):
+    """A dead worker's counters stay in the sums; its live gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    remove_metric_files()
+    try:
+        os.rmdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    except OSError:
+        pass  # not empty: the folder holds something else too, so it is not ours to remove

@@ -6,6 +6,8 @@ from flask import Flask
 
 from config import Config
 
+__version__ = "0.3.0"
+
 
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the environment's settings."""
@@ -17,7 +19,7 @@ def create_app(config=None):
     os.makedirs(app.instance_path, exist_ok=True)
 
     from api.database import configure_sqlite, database_uri, engine_options, readiness_engine
-    from api.extensions import db, migrate
+    from api.extensions import db, metrics, migrate
 
     uri = database_uri(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
@@ -28,6 +30,7 @@ def create_app(config=None):
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
     app.extensions["readiness_engine"] = readiness_engine(app, uri)
+    metrics.init_app(app)
 
     from api.auth import init_token_cache
 

@@ -1,4 +1,4 @@
-"""Health probes for load balancers, open without a token."""
+"""Health probes for load balancers, open without a token and left out of request metrics."""
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app
