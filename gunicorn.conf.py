@@ -15,7 +15,6 @@ worker_connections = threads
 # Below the Heroku router's 30 s limit, so a stuck request ends in our logs, not theirs.
 timeout = 25
 graceful_timeout = 20
-accesslog = "-"
 # No preload_app: each worker builds its own app, and so its own database engine,
 # after the fork; no connection is ever shared between processes.
 preload_app = False
@@ -24,7 +23,13 @@ preload_app = False
 control_socket_disable = True
 
 
-# --- Metrics (issue 4) ----------------------------------------------------------------------
+# --- Metrics and logs (issue 4) ------------------------------------------------------------
+# The app writes one JSON line per request to stdout, with its route, status, duration, token
+# name and request id (api/logs.py); gunicorn's access log would repeat every request in
+# another format. gunicorn's own messages (start, worker boot and exit, timeouts) stay on
+# stderr.
+accesslog = None
+
 # Every worker keeps its metrics in files here, and a scrape adds up all the files.
 # prometheus_client picks that mode when it is first imported, in a worker after the fork,
 # so the folder must be in the environment already: set it when this file is read.

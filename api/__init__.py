@@ -51,4 +51,8 @@ def create_app(config=None):
     from api.cli import tokens_cli
 
     app.cli.add_command(tokens_cli)
+
+    from api.logs import init_logging
+
+    init_logging(app)
     return app
