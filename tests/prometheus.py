@@ -95,6 +95,7 @@ def poll(check, deadline_seconds, what):
 def prometheus_server(folder, config_text):
     """Debian's prometheus on a free loopback port, with its storage in `folder`."""
     folder = Path(folder)
+    folder.mkdir(exist_ok=True)
     (folder / "prometheus.yml").write_text(config_text)
     shutil.copy(MONITORING / "alerts.yml", folder / "alerts.yml")
     port = free_port()
