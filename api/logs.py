@@ -3,9 +3,9 @@
 import json
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 
 from flask import current_app, g, has_request_context, request
 from flask.logging import default_handler
@@ -46,7 +46,8 @@ class StdoutHandler(logging.StreamHandler):
 
 def start_request():
     incoming = request.headers.get("X-Request-ID")
-    g.request_id = incoming if incoming and REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    valid = incoming and REQUEST_ID.fullmatch(incoming)
+    g.request_id = incoming if valid else secrets.token_hex(16)
     g.request_started = time.perf_counter()
 
 

@@ -1,5 +1,8 @@
 """/metrics in one process: the token, labels by route template, the service's counters."""
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 
@@ -7,6 +10,7 @@ from api import __version__
 from api.models import utcnow
 from tests.conftest import bearer, build_app, dispose, make_token
 from tests.prometheus import label_values, samples, total
+from tests.servers import ROOT
 from tests.test_auth import assert_unauthorized
 from tests.test_people import PETER, assert_problem
 
@@ -129,3 +133,16 @@ def test_apps_side_by_side_count_apart(database_url, tmp_path):
     assert total(scrape(second), REQUESTS) == 0
     dispose(first)
     dispose(second)
+
+
+def test_the_cli_starts_with_or_without_a_multiprocess_folder(database_url, tmp_path):
+    """The release phase or an operator's shell may carry gunicorn's variable, or not."""
+    command = [sys.executable, "-m", "flask", "--app", "api", "tokens", "list"]
+    base = {**os.environ, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)}
+    base.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    missing = tmp_path / "not-made-yet"
+    for extra in ({}, {"PROMETHEUS_MULTIPROC_DIR": str(missing)}):
+        completed = subprocess.run(
+            command, cwd=ROOT, env={**base, **extra}, capture_output=True, timeout=60
+        )
+        assert completed.returncode == 0, completed.stderr.decode()
