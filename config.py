@@ -12,6 +12,11 @@ def _int(name, default):
         return default
 
 
+def _flag(name):
+    """Read a yes/no setting: 1, true, yes or on (any case) mean yes; anything else no."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def normalise_database_url(url):
     """Point Postgres URLs at the psycopg 3 driver (Heroku hands out postgres://)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -68,3 +73,7 @@ class Config:
     TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
     DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)
+    # /metrics answers without a token: only for a port that only a private network reaches.
+    METRICS_OPEN = _flag("METRICS_OPEN")
+    # Seconds /readyz gives the database before it answers 503.
+    READINESS_TIMEOUT = _int("READINESS_TIMEOUT", 2)

@@ -1,8 +1,9 @@
 """Set up and run People API locally, or run its test suite: `python3 dev.py run|test`.
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements,
-and for the tests makes sure a Postgres server answers on 127.0.0.1:5432 (installing
-Debian's one when it can). Standard library only, since it runs before anything is installed.
+and for the tests makes sure a Postgres server answers on 127.0.0.1:5432 and that
+Prometheus's tools are there (installing Debian's packages when it can). Standard library
+only, since it runs before anything is installed.
 """
 
 import hashlib
@@ -45,7 +46,8 @@ def apt_install(*packages):
         sys.exit(f"[dev] no apt-get here: install {', '.join(packages)} by hand and retry")
     environment = ["env", "DEBIAN_FRONTEND=noninteractive"]
     as_root(*environment, "apt-get", "update", "-q")
-    as_root(*environment, "apt-get", "install", "-y", "-q", *packages)
+    # Without recommends: prometheus would bring (and start) a node exporter too.
+    as_root(*environment, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages)
 
 
 def ensure_virtualenv():
@@ -102,6 +104,15 @@ def ensure_postgres():
         run("createdb", "-h", "127.0.0.1", "-U", "postgres", "test")
 
 
+def ensure_prometheus():
+    """The metrics tests run promtool and a real Prometheus server (Debian's package)."""
+    if not (shutil.which("promtool") and shutil.which("prometheus")):
+        apt_install("prometheus")
+        if Path("/run/systemd/system").exists():
+            # The package starts a Prometheus service on port 9090; the tests start their own.
+            as_root("systemctl", "disable", "--now", "prometheus")
+
+
 def flask(*arguments, **kwargs):
     run(BIN / "flask", "--app", "api", *arguments, cwd=ROOT, **kwargs)
 
@@ -123,6 +134,7 @@ def command_run():
 def command_test(pytest_arguments):
     ensure_virtualenv()
     ensure_postgres()
+    ensure_prometheus()
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)
 

@@ -1,6 +1,8 @@
 """gunicorn settings, the same on Heroku, Elastic Beanstalk and a local run."""
 
+import glob
 import os
+import tempfile
 
 
 def _positive_int(name, default):
@@ -30,7 +32,6 @@ timeout = 25
 # On SIGTERM workers stop accepting and finish the requests they hold. Heroku sends
 # SIGKILL 30 s after SIGTERM, so the grace period must end before that.
 graceful_timeout = 25
-accesslog = "-"
 errorlog = "-"
 # No preload_app: each worker builds its own app, and so its own database engine,
 # after the fork; no connection is ever shared between processes.
@@ -40,12 +41,32 @@ preload_app = False
 control_socket_disable = True
 
 
-def on_starting(server):
-    """Check the settings once in the master, before any worker is forked.
+# --- Metrics and logs (issue 4) ------------------------------------------------------------
+# The app writes one JSON line per request to stdout, with its route, status, duration, token
+# name and request id (api/logs.py); gunicorn's access log would repeat every request in
+# another format. gunicorn's own messages (start, worker boot and exit, timeouts) stay on
+# stderr.
+accesslog = None
 
-    Unsafe production settings then stop gunicorn with one line on stderr ("Error: ...",
+# Every worker keeps its metrics in files here, and a scrape adds up all the files.
+# prometheus_client picks that mode when it is first imported, in a worker after the fork,
+# so the folder must be in the environment already: set it when this file is read.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="people-api-metrics-")
+
+
+def remove_metric_files():
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def on_starting(server):
+    """Check the settings, then empty the metrics folder, once in the master.
+
+    Unsafe production settings stop gunicorn with one line on stderr ("Error: ...",
     exit status 1: gunicorn prints a RuntimeError that way) instead of every worker
-    failing to boot with a traceback.
+    failing to boot with a traceback. Metric files left by an earlier server would add
+    to this one's counts.
     """
     from api.settings_check import UnsafeSettingsError, check_settings, environment_settings
 
@@ -53,9 +74,20 @@ def on_starting(server):
         check_settings(environment_settings())
     except UnsafeSettingsError as error:
         raise RuntimeError(error.message) from None
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    remove_metric_files()
 
 
-# --- Metrics (observability issue) -------------------------------------------------
-# Prometheus multiprocess mode goes here: PROMETHEUS_MULTIPROC_DIR prepared before the
-# workers fork, and a child_exit(server, worker) hook that marks the dead worker's
-# metric files. Not implemented in this branch.
+def child_exit(server, worker):
+    """A dead worker's counters stay in the sums; its live gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    remove_metric_files()
+    try:
+        os.rmdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    except OSError:
+        pass  # not empty: the folder holds something else too, so it is not ours to remove

@@ -6,6 +6,8 @@ from flask import Flask
 
 from config import Config
 
+__version__ = "0.3.0"
+
 
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the environment's settings."""
@@ -22,8 +24,8 @@ def create_app(config=None):
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from api.database import configure_sqlite, database_uri, engine_options
-    from api.extensions import db, migrate
+    from api.database import configure_sqlite, database_uri, engine_options, readiness_engine
+    from api.extensions import db, metrics, migrate
 
     uri = database_uri(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
@@ -33,6 +35,8 @@ def create_app(config=None):
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+    app.extensions["readiness_engine"] = readiness_engine(app, uri)
+    metrics.init_app(app)
 
     from api.auth import init_token_cache
 
@@ -42,6 +46,10 @@ def create_app(config=None):
 
     app.register_blueprint(people_bp)
 
+    from api.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
     from api.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -49,4 +57,8 @@ def create_app(config=None):
     from api.cli import tokens_cli
 
     app.cli.add_command(tokens_cli)
+
+    from api.logs import init_logging
+
+    init_logging(app)
     return app

@@ -1,5 +1,7 @@
 """Engine settings for SQLite and Postgres, chosen from the database URL."""
 
+from urllib.parse import quote
+
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -47,3 +49,18 @@ def configure_sqlite(engine, synchronous):
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def readiness_engine(app, uri):
+    """The engine /readyz checks: on Postgres the app's own pool (its pre-ping replaces a
+    dead connection, and a probe takes no connection slot of its own).
+
+    On SQLite a new connection each time, which never creates the file: a pooled one would
+    go on reading a file that was moved or deleted, and a new one would make an empty file.
+    """
+    url = make_url(uri)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    url = url.set(database=f"file:{quote(url.database)}", query={"mode": "rw", "uri": "true"})
+    timeout = app.config["READINESS_TIMEOUT"]
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"timeout": timeout})

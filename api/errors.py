@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from api.extensions import metrics
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
@@ -53,6 +55,7 @@ def handle_unexpected_error(error):
 def handle_database_unavailable(error):
     """A database that is down or locked is a temporary condition, not a bug: 503."""
     current_app.logger.error("database unavailable: %s", error.orig or error)
+    metrics.count_database_error()
     return problem_response(
         503,
         "The database is unavailable; retry shortly.",

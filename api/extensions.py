@@ -5,6 +5,8 @@ from flask_httpauth import HTTPTokenAuth
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
+from api.metrics import Metrics
+
 # Named constraints let later migrations alter them on SQLite (batch mode) and Postgres alike.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -17,3 +19,4 @@ NAMING_CONVENTION = {
 db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(render_as_batch=True, compare_type=True)
 auth = HTTPTokenAuth(scheme="Bearer", realm="people-api")
+metrics = Metrics()

@@ -3,7 +3,7 @@
 from flask import Blueprint, url_for
 from werkzeug.exceptions import NotFound
 
-from api.extensions import auth, db
+from api.extensions import auth, db, metrics
 from api.models import Person, utcnow
 from api.validation import person_from_request
 
@@ -29,6 +29,7 @@ def create_person():
     person = Person(**person_from_request())
     db.session.add(person)
     db.session.commit()
+    metrics.count_change("created")
     location = url_for("people.get_person", person_id=person.id)
     return person.to_dict(), 201, {"Location": location}
 
@@ -50,6 +51,7 @@ def replace_person(person_id):
         setattr(person, name, value)
     person.updated_at = utcnow()
     db.session.commit()
+    metrics.count_change("replaced")
     return person.to_dict()
 
 
@@ -61,4 +63,5 @@ def delete_person(person_id):
     deleted = person.to_dict()
     db.session.delete(person)
     db.session.commit()
+    metrics.count_change("deleted")
     return deleted

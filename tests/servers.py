@@ -42,13 +42,13 @@ def request(base_url, method, path, body=None, headers=None, timeout=10):
 
 
 def wait_for_http(base_url, process, deadline_seconds=30):
-    """Poll until the server answers; fail early if the process died."""
+    """Poll the liveness probe until the server answers; fail early if the process died."""
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            request(base_url, "GET", "/", timeout=1)
+            request(base_url, "GET", "/healthz", timeout=1)
             return
         except OSError:
             time.sleep(0.05)
@@ -56,8 +56,12 @@ def wait_for_http(base_url, process, deadline_seconds=30):
 
 
 @contextlib.contextmanager
-def gunicorn(database_url, log_path, workers=2, env=None):
-    """gunicorn with the checked-in config, on a free loopback port."""
+def gunicorn(database_url, log_path, workers=2, env=None, errors_path=None):
+    """gunicorn with the checked-in config, on a free loopback port.
+
+    stdout (the app's JSON log) goes to log_path; stderr (gunicorn's own messages) too,
+    unless errors_path is given.
+    """
     port = free_port()
     environment = {
         **os.environ,
@@ -68,10 +72,9 @@ def gunicorn(database_url, log_path, workers=2, env=None):
     }
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
     command += ["--bind", f"127.0.0.1:{port}", "api:create_app()"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
+    with open(log_path, "wb") as log, open(errors_path or os.devnull, "wb") as errors:
+        stderr = errors if errors_path else subprocess.STDOUT
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=stderr)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base_url, process)

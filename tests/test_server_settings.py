@@ -28,6 +28,8 @@ IN_FLIGHT = 6  # below 2 workers x 4 threads, so every connection is accepted at
 def load_settings(monkeypatch, **environ):
     for name in ("PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
         monkeypatch.delenv(name, raising=False)
+    # Reading the file makes a metrics folder unless one is set; keep this process clean.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "unused-in-this-test")
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -39,7 +41,8 @@ def test_defaults_suit_elastic_beanstalk_and_heroku(monkeypatch):
     assert settings["workers"] == 2
     assert settings["wsgi_app"] == "api:create_app()"
     assert settings["timeout"] < 30 and settings["graceful_timeout"] < 30  # Heroku's limits
-    assert settings["accesslog"] == "-"
+    # The app logs every request as one JSON line on stdout; gunicorn's own log is errors.
+    assert settings["accesslog"] is None and settings["errorlog"] == "-"
     assert settings["worker_connections"] == settings["threads"]
     assert settings["control_socket_disable"] is True
 
