@@ -16,13 +16,20 @@ def create_app(config=None):
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from api.database import configure_sqlite, database_uri, engine_options
+    from api.database import (
+        close_request_session,
+        configure_sqlite,
+        database_uri,
+        engine_options,
+    )
     from api.extensions import db, migrate
 
     uri = database_uri(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app, uri)
     db.init_app(app)
+    # Teardowns run last-registered first, so this one comes before Flask-SQLAlchemy's.
+    app.teardown_appcontext(close_request_session)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

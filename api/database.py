@@ -1,8 +1,10 @@
 """Engine settings for SQLite and Postgres, chosen from the database URL."""
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.engine import make_url
 
+from api.extensions import db
 from config import normalise_database_url
 
 
@@ -47,3 +49,17 @@ def configure_sqlite(engine, synchronous):
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+def close_request_session(exception=None):
+    """End the request's session before Flask-SQLAlchemy's own teardown does.
+
+    Closing rolls back the request's read transaction. If the connection died after the
+    response was made (a database restart, pg_terminate_backend), that ROLLBACK fails;
+    the response is already right, so drop the connection rather than turn it into a 500.
+    """
+    try:
+        db.session.close()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        current_app.logger.warning("dropped a broken database connection: %s", error.orig)
+        db.session().invalidate()  # discard the connection, no ROLLBACK

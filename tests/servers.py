@@ -55,9 +55,30 @@ def wait_for_http(base_url, process, deadline_seconds=30):
     raise TimeoutError(f"no answer from {base_url} in {deadline_seconds} s")
 
 
+class Server:
+    """A running gunicorn: its URL and its master process."""
+
+    def __init__(self, base_url, process):
+        self.base_url = base_url
+        self.process = process
+
+    def worker_pids(self):
+        pid = self.process.pid
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+
+
 @contextlib.contextmanager
 def gunicorn(database_url, log_path, workers=2, env=None):
-    """gunicorn with the checked-in config, on a free loopback port."""
+    """gunicorn with the checked-in config, on a free loopback port; yields its URL."""
+    with gunicorn_server(database_url, log_path, workers, env) as server:
+        yield server.base_url
+
+
+@contextlib.contextmanager
+def gunicorn_server(database_url, log_path, workers=2, env=None):
+    """Like `gunicorn`, but yields a Server, for tests that signal its processes."""
     port = free_port()
     environment = {
         **os.environ,
@@ -75,7 +96,7 @@ def gunicorn(database_url, log_path, workers=2, env=None):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base_url, process)
-        yield base_url
+        yield Server(base_url, process)
     finally:
         process.terminate()
         try:
