@@ -58,6 +58,8 @@ def close_request_session(exception=None):
     response was made (a database restart, pg_terminate_backend), that ROLLBACK fails;
     the response is already right, so drop the connection rather than turn it into a 500.
     """
+    if not db.session.registry.has():
+        return  # this request never used the session
     try:
         db.session.close()
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
