@@ -212,11 +212,16 @@ def wait_until_answering(server, deadline_seconds=30):
     sys.exit(f"[bench] {server.label} did not answer within {deadline_seconds} s")
 
 
+# Extra gunicorn command-line options for both servers (--gunicorn-option): for trying a
+# setting before it goes into gunicorn.conf.py; empty means exactly the checked-in config.
+GUNICORN_OPTIONS = []
+
+
 @contextlib.contextmanager
 def serving(label, app, database, environment, workdir):
     """gunicorn with the checked-in config, on a free loopback port."""
     port = free_port()
-    command = [str(VENV / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"]
+    command = [str(VENV / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", *GUNICORN_OPTIONS]
     command += ["--bind", f"127.0.0.1:{port}", app]
     with open(workdir / f"{label}.log", "wb") as log:
         process = subprocess.Popen(
@@ -381,7 +386,9 @@ def markdown(report):
         f"{report['date']}, `{report['command']}`: {report['cpus']} CPUs, "
         f"{report['settings']['workers']} workers x {report['settings']['threads']} threads, "
         f"{report['settings']['connections']} wrk connections, {report['rounds']} rounds of "
-        f"{report['duration']} s (medians), {report['rows']:,} rows.",
+        f"{report['duration']} s (medians), {report['rows']:,} rows"
+        + "".join(f", `{option}`" for option in report["settings"]["gunicorn_options"])
+        + ".",
         "",
         "| database | scenario | service req/s | baseline req/s | ratio | service p50 / p99 ms "
         "| baseline p50 / p99 ms | p99 ratio | non-2xx | target met |",
@@ -435,6 +442,14 @@ def parse_arguments():
     )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument(
+        "--gunicorn-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="extra gunicorn option for both servers, to try a setting (repeatable), "
+        "e.g. --gunicorn-option=--worker-connections=32",
+    )
+    parser.add_argument(
         "--growth", action="store_true", help="also run GET at 10,000 and 1,000,000 rows"
     )
     parser.add_argument("--growth-small", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -459,6 +474,7 @@ def main():
     use_virtualenv()
     options = parse_arguments()
     ensure_wrk()
+    GUNICORN_OPTIONS.extend(options.gunicorn_option)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="people-bench-") as workdir:
         options.workdir = Path(workdir)
@@ -468,7 +484,7 @@ def main():
         options.connections = options.connections or workers * threads
         report = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python3 bench/run.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python3 bench/run.py", *sys.argv[1:]]),
             "cpus": os.cpu_count(),
             "rows": options.rows,
             "rounds": options.rounds,
