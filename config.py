@@ -71,6 +71,9 @@ class Config:
     # Seconds a worker trusts a verified token without asking the database again:
     # the upper bound for a revocation to reach every worker.
     TOKEN_CACHE_SECONDS = _int("TOKEN_CACHE_SECONDS", 5)
+    # The `flask db` commands (Flask-Migrate). gunicorn marks the processes it starts with
+    # SERVER_SOFTWARE; a server never migrates, so its workers skip Alembic's ~10 MB.
+    MIGRATION_COMMANDS = not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
     DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)
     # /metrics answers without a token: only for a port that only a private network reaches.

@@ -24,14 +24,27 @@ def create_app(config=None):
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from api.database import configure_sqlite, database_uri, engine_options, readiness_engine
-    from api.extensions import db, metrics, migrate
+    from api.database import (
+        close_request_session,
+        configure_sqlite,
+        database_uri,
+        engine_options,
+        readiness_engine,
+    )
+    from api.extensions import db, metrics
 
     uri = database_uri(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app, uri)
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    # Teardowns run last-registered first, so this one comes before Flask-SQLAlchemy's.
+    app.teardown_appcontext(close_request_session)
+    if app.config["MIGRATION_COMMANDS"]:
+        # Imported here: Flask-Migrate brings Alembic, about 10 MB in every process.
+        from flask_migrate import Migrate
+
+        directory = os.path.join(os.path.dirname(app.root_path), "migrations")
+        Migrate(app, db, directory=directory, render_as_batch=True, compare_type=True)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])

@@ -3,8 +3,10 @@
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.engine import make_url
 
+from api.extensions import db
 from config import normalise_database_url
 
 
@@ -64,3 +66,19 @@ def readiness_engine(app, uri):
     url = url.set(database=f"file:{quote(url.database)}", query={"mode": "rw", "uri": "true"})
     timeout = app.config["READINESS_TIMEOUT"]
     return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"timeout": timeout})
+
+
+def close_request_session(exception=None):
+    """End the request's session before Flask-SQLAlchemy's own teardown does.
+
+    Closing rolls back the request's read transaction. If the connection died after the
+    response was made (a database restart, pg_terminate_backend), that ROLLBACK fails;
+    the response is already right, so drop the connection rather than turn it into a 500.
+    """
+    if not db.session.registry.has():
+        return  # this request never used the session
+    try:
+        db.session.close()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        current_app.logger.warning("dropped a broken database connection: %s", error.orig)
+        db.session().invalidate()  # discard the connection, no ROLLBACK

@@ -2,7 +2,6 @@
 
 import sqlalchemy as sa
 from flask_httpauth import HTTPTokenAuth
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 from api.metrics import Metrics
@@ -17,6 +16,5 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
-migrate = Migrate(render_as_batch=True, compare_type=True)
 auth = HTTPTokenAuth(scheme="Bearer", realm="people-api")
 metrics = Metrics()

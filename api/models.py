@@ -52,14 +52,22 @@ class Person(db.Model):
     )
 
     def to_dict(self):
-        return {
-            "id": self.id,
-            "name": self.name,
-            "age": self.age,
-            "locale": self.locale,
-            "created_at": isoformat_utc(self.created_at),
-            "updated_at": isoformat_utc(self.updated_at),
-        }
+        return person_document({column: getattr(self, column) for column in PUBLIC_COLUMNS})
+
+
+PUBLIC_COLUMNS = ("id", "name", "age", "locale", "created_at", "updated_at")
+
+
+def person_document(values):
+    """A person as the API shows it, from a mapping of its columns (a row or a Person)."""
+    return {
+        "id": values["id"],
+        "name": values["name"],
+        "age": values["age"],
+        "locale": values["locale"],
+        "created_at": isoformat_utc(values["created_at"]),
+        "updated_at": isoformat_utc(values["updated_at"]),
+    }
 
 
 ROLES = ("read", "write", "metrics")

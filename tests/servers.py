@@ -55,13 +55,34 @@ def wait_for_http(base_url, process, deadline_seconds=30):
     raise TimeoutError(f"no answer from {base_url} in {deadline_seconds} s")
 
 
+class Server:
+    """A running gunicorn: its URL and its master process."""
+
+    def __init__(self, base_url, process):
+        self.base_url = base_url
+        self.process = process
+
+    def worker_pids(self):
+        pid = self.process.pid
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+
+
 @contextlib.contextmanager
 def gunicorn(database_url, log_path, workers=2, env=None, errors_path=None):
-    """gunicorn with the checked-in config, on a free loopback port.
+    """gunicorn with the checked-in config, on a free loopback port; yields its URL.
 
     stdout (the app's JSON log) goes to log_path; stderr (gunicorn's own messages) too,
     unless errors_path is given.
     """
+    with gunicorn_server(database_url, log_path, workers, env, errors_path) as server:
+        yield server.base_url
+
+
+@contextlib.contextmanager
+def gunicorn_server(database_url, log_path, workers=2, env=None, errors_path=None):
+    """Like `gunicorn`, but yields a Server, for tests that signal its processes."""
     port = free_port()
     environment = {
         **os.environ,
@@ -78,7 +99,7 @@ def gunicorn(database_url, log_path, workers=2, env=None, errors_path=None):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base_url, process)
-        yield base_url
+        yield Server(base_url, process)
     finally:
         process.terminate()
         try:

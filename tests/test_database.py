@@ -1,5 +1,9 @@
 """The data layer: migrations agree with the models; engine settings per database."""
 
+import os
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -67,3 +71,21 @@ def test_postgres_pool_checks_connections_before_use(make_database):
         assert db.engine.pool._pre_ping is True
         assert db.engine.dialect.driver == "psycopg"
     dispose(app)
+
+
+def test_gunicorn_workers_skip_the_migration_commands(tmp_path):
+    """Alembic costs a worker ~10 MB and a server never migrates; `flask db` keeps it."""
+    script = (
+        "import sys; from api import create_app; app = create_app();"
+        "print('migrate' in app.extensions, 'alembic' in sys.modules)"
+    )
+    for server_software, expected in [(None, "True True"), ("gunicorn/27.0.1", "False False")]:
+        environment = {key: value for key, value in os.environ.items() if key != "SERVER_SOFTWARE"}
+        if server_software:
+            environment["SERVER_SOFTWARE"] = server_software
+        environment["DATABASE_URL"] = "sqlite://"
+        environment["INSTANCE_PATH"] = str(tmp_path)
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=environment, capture_output=True, text=True
+        )
+        assert result.stdout.strip() == expected, result.stderr

@@ -1,0 +1,443 @@
+"""Under load and faults: concurrent writers, a killed worker, a Postgres outage, bad input.
+
+The server tests drive a real gunicorn on 127.0.0.1 for a few seconds each; every wait
+polls with a deadline. The property test throws generated requests at every route
+through the test client and checks the stored rows against a model after each one.
+"""
+
+import http.client
+import io
+import json
+import os
+import signal
+import threading
+import time
+import urllib.parse
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.extensions import db
+from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.servers import gunicorn, gunicorn_server, request
+
+JSON = {"Content-Type": "application/json"}
+PROBLEM = "application/problem+json"
+
+
+def wait_until(condition, seconds, message):
+    """Poll `condition` until it is true; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} (after {seconds} s)")
+        time.sleep(0.02)
+
+
+class Outcome:
+    """One attempted create: what was sent and what came back (status None: no answer)."""
+
+    def __init__(self, sent, status=None, body=b"", content_type=None, seconds=0.0):
+        self.sent = sent
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.seconds = seconds
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.content_type} {self.body[:200]!r} {self.seconds:.2f} s>"
+
+
+class WriteLoad:
+    """Threads that create people over HTTP until stopped, recording every outcome."""
+
+    def __init__(self, base_url, token, writers, label):
+        self.base_url = base_url
+        self.headers = {**JSON, **bearer(token)}
+        self.label = label
+        self.outcomes = []
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self.write, args=(number,), daemon=True)
+            for number in range(writers)
+        ]
+
+    def write(self, writer):
+        count = 0
+        while not self.stop.is_set():
+            count += 1
+            sent = {"name": f"{self.label} {writer}-{count}", "age": count % 151, "locale": "NYC"}
+            started = time.monotonic()
+            try:
+                response = request(
+                    self.base_url, "PUT", "/resources/data/", json.dumps(sent), self.headers
+                )
+            except (OSError, http.client.HTTPException):
+                self.outcomes.append(Outcome(sent, seconds=time.monotonic() - started))
+                continue
+            self.outcomes.append(
+                Outcome(
+                    sent,
+                    response.status,
+                    response.body,
+                    response.headers.get("Content-Type"),
+                    time.monotonic() - started,
+                )
+            )
+
+    def count(self, status):
+        return sum(1 for outcome in list(self.outcomes) if outcome.status == status)
+
+    def run_for(self, seconds):
+        """Let the writers run for `seconds` of load (not a wait for the server)."""
+        self.stop.wait(seconds)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in self.threads)
+
+
+def assert_acknowledged_writes_are_stored(outcomes, stored_rows):
+    """Every 2xx is stored with the values sent; nothing is stored that was not sent."""
+    stored = {row["id"]: row for row in stored_rows}
+    acknowledged = [outcome for outcome in outcomes if outcome.status == 201]
+    for outcome in acknowledged:
+        row = stored[outcome.json()["id"]]
+        assert {key: row[key] for key in outcome.sent} == outcome.sent
+    sent_names = {outcome.sent["name"] for outcome in outcomes}
+    assert {row["name"] for row in stored_rows} <= sent_names
+    assert len(acknowledged) <= len(stored_rows) <= len(outcomes)
+
+
+def test_32_concurrent_writers_on_3_workers(database_url, tmp_path, write_token, stored_people):
+    """Every write answers 201, and the rows are exactly the acknowledged writes."""
+    with gunicorn(database_url, tmp_path / "gunicorn.log", workers=3) as base_url:
+        with WriteLoad(base_url, write_token, writers=32, label="writer") as load:
+            load.run_for(3)
+    statuses = {outcome.status for outcome in load.outcomes}
+    assert statuses == {201}, statuses
+    rows = stored_people()
+    assert len(rows) == load.count(201) > 32
+    assert_acknowledged_writes_are_stored(load.outcomes, rows)
+
+
+def test_killed_worker_loses_no_acknowledged_write(
+    database_url, tmp_path, write_token, stored_people
+):
+    """SIGKILL a worker mid-load: writes that got a 2xx are stored; gunicorn carries on."""
+    with gunicorn_server(database_url, tmp_path / "gunicorn.log", workers=3) as server:
+        workers = server.worker_pids()
+        assert len(workers) == 3
+        with WriteLoad(server.base_url, write_token, writers=8, label="killed") as load:
+            wait_until(lambda: load.count(201) >= 50, 30, "no writes before the kill")
+            os.kill(workers[0], signal.SIGKILL)
+            wait_until(
+                lambda: len(server.worker_pids()) == 3 and workers[0] not in server.worker_pids(),
+                30,
+                "gunicorn did not replace the killed worker",
+            )
+            after_kill = load.count(201)
+            wait_until(lambda: load.count(201) >= after_kill + 50, 30, "writes did not resume")
+        answer = request(server.base_url, "GET", "/resources/data/1", headers=bearer(write_token))
+        assert answer.status == 200
+    # A request on the killed worker may get no answer; none gets a 5xx.
+    assert {outcome.status for outcome in load.outcomes} <= {201, None}
+    assert_acknowledged_writes_are_stored(load.outcomes, stored_people())
+
+
+@pytest.fixture
+def postgres_database(make_database):
+    """A migrated Postgres database of its own, with a write token."""
+    url = make_database("postgres")
+    migrate(url)
+    app = build_app(url)
+    token = make_token(app)
+    yield url, app, token
+    dispose(app)
+
+
+def test_postgres_outage_is_a_fast_503_and_heals(postgres_database, postgres_admin, tmp_path):
+    """Connections killed and refused for a while: 503s at once, then recovery alone."""
+    url, app, token = postgres_database
+    name = sa.make_url(url).database
+    timeout_seconds = 2
+    environment = {"DATABASE_CONNECT_TIMEOUT": str(timeout_seconds)}
+    with gunicorn(url, tmp_path / "gunicorn.log", workers=2, env=environment) as base_url:
+        with WriteLoad(base_url, token, writers=8, label="outage") as load:
+            wait_until(lambda: load.count(201) >= 30, 30, "no writes before the outage")
+            postgres_admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            try:
+                postgres_admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+                wait_until(lambda: load.count(503) >= 20, 20, "no 503 during the outage")
+                read = request(base_url, "GET", "/resources/data/1", headers=bearer(token))
+                assert read.status == 503 and read.headers["Content-Type"] == PROBLEM
+                assert read.headers["Retry-After"] == "1"
+                assert read.json()["status"] == 503
+            finally:
+                postgres_admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            healed = time.monotonic()
+            before = load.count(201)
+            wait_until(lambda: load.count(201) >= before + 30, 10, "the service did not recover")
+            recovery_seconds = time.monotonic() - healed
+    assert recovery_seconds < 10
+    unexpected = [outcome for outcome in load.outcomes if outcome.status not in (201, 503)]
+    assert not unexpected
+    assert {outcome.status for outcome in load.outcomes} == {201, 503}
+    for outcome in load.outcomes:
+        if outcome.status == 503:
+            assert outcome.content_type == PROBLEM and outcome.json()["status"] == 503
+        # Far below the worker timeout (25 s): a refused connection fails fast.
+        assert outcome.seconds < timeout_seconds + 3
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT id, name, age, locale FROM people"))
+        assert_acknowledged_writes_are_stored(load.outcomes, [dict(row._mapping) for row in rows])
+
+
+# Bad input at scale: generated requests, and a model of what the valid ones must do.
+
+NAME_LIMIT, LOCALE_LIMIT = 200, 64
+printable_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+def clean_text(limit):
+    """A valid field: printable after trimming, with optional white space around it."""
+    core = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=limit)
+    core = core.map(str.strip).filter(bool)
+    padding = st.sampled_from(["", " ", "  \t", "\n"])
+    return st.tuples(padding, core, padding).map(lambda parts: "".join(parts))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(any_text, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+valid_people = st.fixed_dictionaries(
+    {
+        "name": clean_text(NAME_LIMIT),
+        "age": st.integers(0, 150),
+        "locale": clean_text(LOCALE_LIMIT),
+    },
+    optional={"id": json_values, "created_at": json_values, "updated_at": json_values},
+)
+
+
+@st.composite
+def invalid_documents(draw):
+    """A JSON text that parses or not, but is never a valid person."""
+    person = draw(valid_people)
+    mutation = draw(
+        st.sampled_from(
+            ["age", "name", "locale", "missing", "unknown", "not object", "text", "any value"]
+        )
+    )
+    if mutation == "age":
+        person["age"] = draw(st.sampled_from([-1, 151, True, 42.0, "42", None, 10**30]))
+    elif mutation in ("name", "locale"):
+        limit = NAME_LIMIT if mutation == "name" else LOCALE_LIMIT
+        bad = ["", "  ", "x" * (limit + 1), 5, None, "a\x00b", "a\x1bb", "\ud800", ["x"]]
+        person[mutation] = draw(st.sampled_from(bad))
+    elif mutation == "missing":
+        del person[draw(st.sampled_from(["name", "age", "locale"]))]
+    elif mutation == "unknown":
+        person[draw(any_text.filter(lambda key: key not in person))] = draw(json_values)
+    elif mutation == "not object":
+        return json.dumps(draw(st.sampled_from([[person], "person", 42, None])))
+    elif mutation == "text":
+        text = json.dumps(person)
+        return draw(
+            st.sampled_from(
+                [
+                    text[:-1],
+                    text.replace('"age": ' + json.dumps(person["age"]), '"age": NaN'),
+                    text[:-1] + ', "age": 1}',
+                    "",
+                    text + " " * 17_000,
+                ]
+            )
+        )
+    else:
+        value = draw(json_values)
+        if isinstance(value, dict) and {"name", "age", "locale"} <= set(value):
+            value = [value]
+        return json.dumps(value)
+    return json.dumps(person)
+
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
+JSON_TYPES = ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"]
+OTHER_TYPES = ["text/plain", "application/xml", "application/jsonx", "multipart/mixed"]
+
+
+@st.composite
+def bodies(draw):
+    """(request keyword arguments, the fields a valid body holds or None)."""
+    valid = draw(st.booleans())
+    if valid:
+        person = draw(valid_people)
+        text = json.dumps(person, ensure_ascii=draw(st.booleans()))
+        fields = {
+            key: person[key].strip() if key != "age" else person[key]
+            for key in ("name", "age", "locale")
+        }
+    else:
+        text, fields = draw(invalid_documents()), None
+    encoding = draw(st.sampled_from(["json", "form", "multipart", "file", "other", "bytes"]))
+    if encoding == "json":
+        return {"data": text.encode(), "content_type": draw(st.sampled_from(JSON_TYPES))}, fields
+    if encoding == "form":
+        return {"data": urllib.parse.urlencode({"data": text}), "content_type": FORM_TYPE}, fields
+    if encoding == "multipart":
+        return {"data": {"data": text}, "content_type": MULTIPART_TYPE}, fields
+    if encoding == "file":
+        upload = (io.BytesIO(text.encode()), "person.json")
+        return {"data": {"data": upload}, "content_type": MULTIPART_TYPE}, fields
+    if encoding == "other":
+        content_type = draw(st.sampled_from(OTHER_TYPES) | printable_text)
+        mimetype = content_type.split(";")[0].strip().lower()
+        if mimetype in ("application/json", FORM_TYPE, MULTIPART_TYPE) or mimetype.endswith(
+            "+json"
+        ):
+            content_type = "text/plain"
+        return {"data": text.encode(), "content_type": content_type}, None
+    content_type = draw(st.sampled_from([*JSON_TYPES, FORM_TYPE, *OTHER_TYPES]))
+    return {"data": draw(st.binary(max_size=200)), "content_type": content_type}, None
+
+
+PATHS = ["collection", "collection slash", "existing", "missing", "junk"]
+JUNK_PATHS = [
+    "/",
+    "/resources",
+    "/resources/data/abc",
+    "/resources/data/-1",
+    "/resources/data/2147483648",
+    "/resources/data/1.5",
+    "/resources/data//1",
+    "/resources/data/1/x",
+]
+
+
+@st.composite
+def generated_requests(draw):
+    return {
+        "method": draw(st.sampled_from(["GET", "PUT", "PUT", "DELETE", "POST", "PATCH", "HEAD"])),
+        "path": draw(st.sampled_from(PATHS)),
+        "pick": draw(st.integers(0, 1000)),
+        "junk": draw(st.sampled_from(JUNK_PATHS) | printable_text.map(lambda text: "/" + text)),
+        "auth": draw(st.sampled_from(["write", "read", "none", "unknown", "scheme", "garbage"])),
+        "garbage": draw(printable_text),
+        "headers": draw(
+            st.dictionaries(
+                st.sampled_from(["Accept", "User-Agent", "Content-Encoding", "X-Request-Id"]),
+                printable_text,
+                max_size=2,
+            )
+        ),
+        "body": draw(bodies()),
+    }
+
+
+def test_generated_requests_never_fail_or_corrupt(app, stored_people):
+    """Never a 5xx; the rows change only as the valid requests among them say."""
+    tokens = {"write": make_token(app, "writer"), "read": make_token(app, "reader", "read")}
+    client = app.test_client()
+    for number in range(5):
+        person = {"name": f"seed {number}", "age": number, "locale": "NYC"}
+        created = client.put("/resources/data/", json=person, headers=bearer(tokens["write"]))
+        assert created.status_code == 201
+    model = {row.pop("id"): row for row in stored_people()}
+    authorizations = {
+        "write": f"Bearer {tokens['write']}",
+        "read": f"Bearer {tokens['read']}",
+        "unknown": "Bearer pplapi_" + "A" * 43,
+        "scheme": f"Basic {tokens['write']}",
+    }
+
+    @settings(
+        max_examples=120,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(generated_requests())
+    def check(generated):
+        existing = sorted(model)
+        person_id = existing[generated["pick"] % len(existing)] if existing else 10**6
+        path = {
+            "collection": "/resources/data",
+            "collection slash": "/resources/data/",
+            "existing": f"/resources/data/{person_id}",
+            "missing": f"/resources/data/{10**6 + generated['pick']}",
+            "junk": generated["junk"],
+        }[generated["path"]]
+        headers = dict(generated["headers"])
+        authorization = authorizations.get(generated["auth"], generated["garbage"])
+        if generated["auth"] != "none":
+            headers["Authorization"] = authorization
+        arguments, fields = generated["body"]
+        method = generated["method"]
+        response = client.open(path, method=method, headers=headers, **arguments)
+        assert response.status_code < 500, response.get_data(as_text=True)
+
+        writer = generated["auth"] == "write"
+        expected = dict(model)
+        if method == "PUT" and writer and fields is not None:
+            if generated["path"].startswith("collection"):
+                assert response.status_code == 201
+                expected[response.get_json()["id"]] = fields
+            elif generated["path"] == "existing" and existing:
+                assert response.status_code == 200
+                expected[person_id] = fields
+        elif method == "DELETE" and writer and generated["path"] == "existing" and existing:
+            assert response.status_code == 200
+            del expected[person_id]
+        if expected == model and method in ("PUT", "DELETE", "POST", "PATCH"):
+            assert response.status_code >= 400
+        stored = {row.pop("id"): row for row in stored_people()}
+        assert stored == expected
+        model.clear()
+        model.update(expected)
+
+    check()
+
+
+def test_connection_lost_after_the_response_is_made_is_not_a_500(postgres_database, postgres_admin):
+    """The request's connection dies before its closing ROLLBACK: the answer stands."""
+    url, app, token = postgres_database
+    terminating = []
+
+    @app.after_request
+    def terminate_connection(response):
+        if terminating:
+            backend = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            postgres_admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        return response
+
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    created = client.put("/resources/data/", json={"name": "a", "age": 1, "locale": "x"})
+    assert created.status_code == 201
+    terminating.append(True)
+    assert client.get(created.headers["Location"]).status_code == 200
+    terminating.clear()
+    assert client.get(created.headers["Location"]).status_code == 200
