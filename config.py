@@ -78,5 +78,10 @@ class Config:
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)
     # /metrics answers without a token: only for a port that only a private network reaches.
     METRICS_OPEN = _flag("METRICS_OPEN")
+    # Production on one server with a disk that survives restarts (never a Heroku dyno,
+    # never an Elastic Beanstalk instance): SQLite is then allowed.
+    SQLITE_PERSISTENT_DISK = _flag("SQLITE_PERSISTENT_DISK")
+    # Heroku sets DYNO on every dyno; its disk is wiped on each restart.
+    ON_HEROKU = bool(os.environ.get("DYNO"))
     # Seconds /readyz gives the database before it answers 503.
     READINESS_TIMEOUT = _int("READINESS_TIMEOUT", 2)

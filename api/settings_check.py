@@ -31,11 +31,14 @@ def settings_problems(settings):
             "server's disk: set DATABASE_URL (the Heroku Postgres add-on does) or the RDS_* "
             "variables (an RDS database attached to Elastic Beanstalk does)."
         )
-    elif _backend(url) == "sqlite":
+    elif _backend(url) == "sqlite" and (
+        settings.get("ON_HEROKU") or not settings.get("SQLITE_PERSISTENT_DISK")
+    ):
         problems.append(
             "DATABASE_URL points at SQLite, whose file would be lost when the platform "
             "replaces the disk (every Heroku dyno restart, every Elastic Beanstalk instance "
-            "replacement): use Postgres."
+            "replacement): use Postgres. On a single server whose disk survives restarts "
+            "(not a Heroku dyno), SQLITE_PERSISTENT_DISK=1 allows it."
         )
     if settings.get("DEBUG"):
         problems.append("FLASK_DEBUG is on: debug mode must never serve the public; unset it.")

@@ -289,6 +289,8 @@ def production_environment(workdir, label):
     return {
         **os.environ,
         "APP_ENV": "production",
+        # The benchmark's SQLite file is on this machine's own disk.
+        "SQLITE_PERSISTENT_DISK": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         "INSTANCE_PATH": str(workdir / "instance"),
     }

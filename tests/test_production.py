@@ -29,6 +29,14 @@ def test_app_environment_defaults_to_production_on_a_heroku_dyno(environ, expect
     ("overrides", "reason"),
     [
         ({"DATABASE_URL": "sqlite:////srv/people.db"}, "DATABASE_URL points at SQLite"),
+        (
+            {
+                "DATABASE_URL": "sqlite:////srv/people.db",
+                "SQLITE_PERSISTENT_DISK": True,
+                "ON_HEROKU": True,
+            },
+            "DATABASE_URL points at SQLite",
+        ),
         ({"DATABASE_URL": None}, "no database is configured"),
         ({"DATABASE_URL": POSTGRES, "DEBUG": True}, "FLASK_DEBUG is on"),
     ],
@@ -36,6 +44,19 @@ def test_app_environment_defaults_to_production_on_a_heroku_dyno(environ, expect
 def test_production_refuses_unsafe_settings(overrides, reason):
     with pytest.raises(UnsafeSettingsError, match=reason):
         create_app({"APP_ENV": "production", **overrides})
+
+
+def test_sqlite_on_a_persistent_disk_is_allowed_when_said_so(tmp_path):
+    app = create_app(
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/people.db",
+            "SQLITE_PERSISTENT_DISK": True,
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("people.db")
+    dispose(app)
 
 
 def test_unknown_app_env_is_refused_rather_than_guessed():
