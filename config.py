@@ -76,6 +76,9 @@ class Config:
     MIGRATION_COMMANDS = not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
     DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)
+    # Postgres: ping a pooled connection before use once it sat idle this many seconds;
+    # 0 pings before every use (SQLAlchemy's pool_pre_ping).
+    DATABASE_PING_IDLE_SECONDS = _int("DATABASE_PING_IDLE_SECONDS", 1)
     # /metrics answers without a token: only for a port that only a private network reaches.
     METRICS_OPEN = _flag("METRICS_OPEN")
     # Production on one server with a disk that survives restarts (never a Heroku dyno,

@@ -29,6 +29,7 @@ def create_app(config=None):
         configure_sqlite,
         database_uri,
         engine_options,
+        ping_idle_connections,
         readiness_engine,
     )
     from api.extensions import db, metrics
@@ -48,6 +49,8 @@ def create_app(config=None):
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+        else:
+            ping_idle_connections(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
     app.extensions["readiness_engine"] = readiness_engine(app, uri)
     metrics.init_app(app)
 

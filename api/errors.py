@@ -1,7 +1,9 @@
 """One error shape for the whole app: RFC 9457 problem details."""
 
+import sqlite3
 from http import HTTPStatus
 
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -54,7 +56,7 @@ def handle_unexpected_error(error):
 
 def handle_database_unavailable(error):
     """A database that is down or locked is a temporary condition, not a bug: 503."""
-    current_app.logger.error("database unavailable: %s", error.orig or error)
+    current_app.logger.error("database unavailable: %s", getattr(error, "orig", None) or error)
     metrics.count_database_error()
     return problem_response(
         503,
@@ -66,6 +68,13 @@ def handle_database_unavailable(error):
 def register_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ValidationError, handle_validation_error)
-    app.register_error_handler(sa.exc.OperationalError, handle_database_unavailable)
-    app.register_error_handler(sa.exc.InterfaceError, handle_database_unavailable)
+    # SQLAlchemy's wrappers, and the drivers' own errors from api/people.py's GET path.
+    for unavailable in (
+        sa.exc.OperationalError,
+        sa.exc.InterfaceError,
+        sqlite3.OperationalError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    ):
+        app.register_error_handler(unavailable, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

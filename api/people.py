@@ -1,11 +1,13 @@
 """The people resource: the tutorial app's curl contract on /resources/data."""
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from flask import Blueprint, url_for
 from werkzeug.exceptions import NotFound
 
 from api.extensions import auth, db, metrics
-from api.models import Person, person_document, utcnow
+from api.models import PUBLIC_COLUMNS, Person, person_document, utcnow
 from api.validation import person_from_request
 
 bp = Blueprint("people", __name__)
@@ -13,11 +15,47 @@ bp = Blueprint("people", __name__)
 # Ids beyond the 32-bit primary key are not routed: a 404, never a database overflow.
 PERSON_URL = "/resources/data/<int(max=2147483647):person_id>"
 
-# The two hot paths are single Core statements, built once: no session, identity map
-# or refresh after commit (profiling showed the ORM's get() at a third of a GET's time).
+# The two hot paths skip the ORM (profiling showed its get() at a third of a GET's time).
+# Create is one Core statement, built once. GET, the hottest, goes one step further: its
+# SELECT runs on the pooled driver connection itself, which saved SQLAlchemy's execution
+# layer, about 60 µs (SQLite) and 150 µs (Postgres) of CPU a request (in-process, min of 7).
 people = Person.__table__
-SELECT_PERSON = sa.select(people).where(people.c.id == sa.bindparam("person_id"))
 INSERT_PERSON = sa.insert(people).returning(*people.c)
+SELECT_PERSON_SQL = {  # in each driver's placeholder style; the id is a bound parameter
+    "sqlite": f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM people WHERE id = ?",
+    "postgresql": f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM people WHERE id = %s",
+}
+
+
+def fetch_person(person_id):
+    """The stored columns of one person, or None."""
+    engine = db.engine
+    connection = engine.raw_connection()
+    driver = connection.driver_connection
+    # Postgres: autocommit spares a lone SELECT the BEGIN and ROLLBACK round trips. It is
+    # switched back, so whoever uses the pooled connection next gets transactions.
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        if postgres:
+            driver.autocommit = True
+        cursor = connection.cursor()
+        cursor.execute(SELECT_PERSON_SQL[engine.dialect.name], (person_id,))
+        row = cursor.fetchone()
+        cursor.close()
+        if postgres:
+            driver.autocommit = False
+    except engine.dialect.loaded_dbapi.Error:
+        connection.invalidate()  # a broken connection never goes back to the pool
+        raise
+    finally:
+        connection.close()
+    if row is None:
+        return None
+    person = dict(zip(PUBLIC_COLUMNS, row, strict=True))
+    for column in ("created_at", "updated_at"):
+        if isinstance(person[column], str):  # SQLite stores datetimes as ISO text
+            person[column] = datetime.fromisoformat(person[column])
+    return person
 
 
 def one_statement_connection():
@@ -63,8 +101,7 @@ def create_person():
 @auth.login_required(role="read")
 def get_person(person_id):
     """Return one person."""
-    with one_statement_connection() as connection:
-        person = connection.execute(SELECT_PERSON, {"person_id": person_id}).mappings().first()
+    person = fetch_person(person_id)
     if person is None:
         raise no_such_person(person_id)
     return person_document(person)
