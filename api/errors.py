@@ -1,9 +1,7 @@
 """One error shape for the whole app: RFC 9457 problem details."""
 
-import sqlite3
 from http import HTTPStatus
 
-import psycopg
 import sqlalchemy as sa
 from flask import current_app
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -68,13 +66,6 @@ def handle_database_unavailable(error):
 def register_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ValidationError, handle_validation_error)
-    # SQLAlchemy's wrappers, and the drivers' own errors from api/people.py's GET path.
-    for unavailable in (
-        sa.exc.OperationalError,
-        sa.exc.InterfaceError,
-        sqlite3.OperationalError,
-        psycopg.OperationalError,
-        psycopg.InterfaceError,
-    ):
-        app.register_error_handler(unavailable, handle_database_unavailable)
+    app.register_error_handler(sa.exc.OperationalError, handle_database_unavailable)
+    app.register_error_handler(sa.exc.InterfaceError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -35,18 +35,23 @@ def fetch_person(person_id):
     # Postgres: autocommit spares a lone SELECT the BEGIN and ROLLBACK round trips. It is
     # switched back, so whoever uses the pooled connection next gets transactions.
     postgres = engine.dialect.name == "postgresql"
+    sql = SELECT_PERSON_SQL[engine.dialect.name]
     try:
         if postgres:
             driver.autocommit = True
         cursor = connection.cursor()
-        cursor.execute(SELECT_PERSON_SQL[engine.dialect.name], (person_id,))
+        cursor.execute(sql, (person_id,))
         row = cursor.fetchone()
         cursor.close()
         if postgres:
             driver.autocommit = False
-    except engine.dialect.loaded_dbapi.Error:
+    except engine.dialect.loaded_dbapi.Error as error:
         connection.invalidate()  # a broken connection never goes back to the pool
-        raise
+        # Wrapped as SQLAlchemy wraps it (OperationalError and so on), so that errors.py
+        # answers a database outage here with the same 503 as anywhere else.
+        raise sa.exc.DBAPIError.instance(
+            sql, (person_id,), error, engine.dialect.loaded_dbapi.Error
+        ) from error
     finally:
         connection.close()
     if row is None:

@@ -87,3 +87,25 @@ def test_postgres_replaces_connections_that_died_while_idle(
     with app.app_context():
         assert db.engine.dialect.driver == "psycopg"
     dispose(app)
+
+
+def test_a_connection_killed_between_pings_is_a_503_then_replaced(make_database, postgres_admin):
+    """Without a ping (the connection was busy a moment ago), the request that finds the
+    dead connection gets the usual 503; the next one gets a new connection."""
+    url = make_database("postgres")
+    migrate(url)
+    app = build_app(url, DATABASE_PING_IDLE_SECONDS=3600)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
+    assert client.get("/resources/data/1").status_code == 404
+    postgres_admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        (sa.make_url(url).database,),
+    )
+    failed = client.get("/resources/data/1")
+    assert failed.status_code == 503
+    assert failed.mimetype == "application/problem+json"
+    assert failed.headers["Retry-After"] == "1"
+    assert client.get("/resources/data/1").status_code == 404
+    dispose(app)
