@@ -30,30 +30,31 @@ SELECT_PERSON_SQL = {  # in each driver's placeholder style; the id is a bound p
 def fetch_person(person_id):
     """The stored columns of one person, or None."""
     engine = db.engine
-    connection = engine.raw_connection()
-    driver = connection.driver_connection
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    sql = SELECT_PERSON_SQL[engine.dialect.name]
     # Postgres: autocommit spares a lone SELECT the BEGIN and ROLLBACK round trips. It is
     # switched back, so whoever uses the pooled connection next gets transactions.
     postgres = engine.dialect.name == "postgresql"
-    sql = SELECT_PERSON_SQL[engine.dialect.name]
+    connection = None
     try:
+        connection = engine.raw_connection()
         if postgres:
-            driver.autocommit = True
+            connection.driver_connection.autocommit = True
         cursor = connection.cursor()
         cursor.execute(sql, (person_id,))
         row = cursor.fetchone()
         cursor.close()
         if postgres:
-            driver.autocommit = False
-    except engine.dialect.loaded_dbapi.Error as error:
-        connection.invalidate()  # a broken connection never goes back to the pool
+            connection.driver_connection.autocommit = False
+    except dbapi_error as error:
+        if connection is not None:
+            connection.invalidate()  # a broken connection never goes back to the pool
         # Wrapped as SQLAlchemy wraps it (OperationalError and so on), so that errors.py
         # answers a database outage here with the same 503 as anywhere else.
-        raise sa.exc.DBAPIError.instance(
-            sql, (person_id,), error, engine.dialect.loaded_dbapi.Error
-        ) from error
+        raise sa.exc.DBAPIError.instance(sql, (person_id,), error, dbapi_error) from error
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
     if row is None:
         return None
     person = dict(zip(PUBLIC_COLUMNS, row, strict=True))
