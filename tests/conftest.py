@@ -7,6 +7,7 @@ import uuid
 import psycopg
 import pytest
 import sqlalchemy as sa
+from flask import Blueprint
 from flask_migrate import upgrade
 
 from api import create_app
@@ -30,6 +31,19 @@ def build_app(database_url, **overrides):
     settings = {"TESTING": True, "DATABASE_URL": database_url}
     settings["INSTANCE_PATH"] = INSTANCE_FOLDER["path"]
     return create_app({**settings, **overrides})
+
+
+def build_broken_app(database_url):
+    """An app with one extra route, /broken, that fails with an unexpected exception."""
+    app = build_app(database_url)
+    broken = Blueprint("broken", __name__)
+
+    @broken.get("/broken")
+    def fail():
+        raise RuntimeError("secret internal detail")
+
+    app.register_blueprint(broken)
+    return app
 
 
 def dispose(app):

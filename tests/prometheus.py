@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, terminate
 
 MONITORING = ROOT / "monitoring"
 
@@ -118,9 +118,4 @@ def prometheus_server(folder, config_text):
         poll(ready, 30, "Prometheus ready")
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)

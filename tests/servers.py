@@ -55,6 +55,16 @@ def wait_for_http(base_url, process, deadline_seconds=30):
     raise TimeoutError(f"no answer from {base_url} in {deadline_seconds} s")
 
 
+def terminate(process, timeout=30):
+    """SIGTERM, then SIGKILL if it has not exited by the deadline."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Server:
     """A running gunicorn: its URL and its master process."""
 
@@ -101,9 +111,4 @@ def gunicorn_server(database_url, log_path, workers=2, env=None, errors_path=Non
         wait_for_http(base_url, process)
         yield Server(base_url, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)

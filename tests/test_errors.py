@@ -2,9 +2,7 @@
 
 import json
 
-from flask import Blueprint
-
-from tests.conftest import bearer, build_app, dispose, make_token
+from tests.conftest import bearer, build_app, build_broken_app, dispose, make_token
 from tests.test_people import COLLECTION, PETER, assert_problem
 
 
@@ -30,14 +28,7 @@ def test_default_body_cap_is_small(client, stored_people):
 
 
 def test_unexpected_error_is_500_without_internals(database_url):
-    app = build_app(database_url)
-    broken = Blueprint("broken", __name__)
-
-    @broken.get("/broken")
-    def fail():
-        raise RuntimeError("secret internal detail")
-
-    app.register_blueprint(broken)
+    app = build_broken_app(database_url)
     response = app.test_client().get("/broken")
     body = assert_problem(response, 500)
     assert "secret" not in response.text and "Traceback" not in response.text

@@ -4,9 +4,8 @@ import json
 import re
 
 import pytest
-from flask import Blueprint
 
-from tests.conftest import bearer, build_app, dispose, make_token
+from tests.conftest import bearer, build_broken_app, dispose, make_token
 from tests.servers import gunicorn, request
 from tests.test_people import PETER
 
@@ -82,14 +81,7 @@ def test_an_unsafe_request_id_is_replaced(app, capsys, incoming):
 
 
 def test_an_error_has_its_traceback_in_the_log_only(database_url, capsys):
-    app = build_app(database_url)
-    broken = Blueprint("broken", __name__)
-
-    @broken.get("/broken")
-    def fail():
-        raise RuntimeError("secret internal detail")
-
-    app.register_blueprint(broken)
+    app = build_broken_app(database_url)
     capsys.readouterr()
     response = app.test_client().get("/broken")
     assert response.status_code == 500 and "secret" not in response.text
