@@ -26,7 +26,7 @@ def engine_options(app, uri):
     return {
         # With no idle threshold, SQLAlchemy's own ping on every checkout; otherwise
         # ping_idle_connections() pings only connections that sat idle (see there).
-        "pool_pre_ping": app.config["DATABASE_PING_IDLE_SECONDS"] == 0,
+        "pool_pre_ping": app.config["DATABASE_PING_IDLE_SECONDS"] <= 0,
         "pool_size": app.config["DATABASE_POOL_SIZE"],
         "pool_recycle": 300,
         "connect_args": {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"]},
