@@ -65,11 +65,11 @@ def fetch_person(person_id):
 
 
 def one_statement_connection():
-    """A pooled connection for a single statement, with no transaction round trips.
+    """A pooled connection for a single statement (create's INSERT ... RETURNING).
 
-    On Postgres it is in autocommit mode, which saves the BEGIN and the closing ROLLBACK;
-    SQLite's driver opens no transaction for a SELECT, and switching its mode would
-    cost a PRAGMA on every request.
+    On Postgres it is in autocommit mode, which saves the BEGIN and COMMIT round trips;
+    on SQLite the caller commits, as switching the driver's mode would cost a PRAGMA
+    on every request.
     """
     connection = db.engine.connect()
     if connection.dialect.name != "sqlite":
