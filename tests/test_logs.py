@@ -117,3 +117,13 @@ def test_gunicorn_writes_only_json_lines_to_stdout(app, database_url, tmp_path):
     # gunicorn's own messages are on stderr, and its access log is off: no second line.
     assert "Booting worker" in errors_path.read_text()
     assert "/resources/data/" not in errors_path.read_text()
+
+
+def test_timestamps_are_right_across_second_boundaries():
+    from datetime import UTC, datetime
+
+    from api.logs import timestamp
+
+    for seconds in (1_700_000_000.25, 1_700_000_000.75, 1_700_000_001.5, 1_700_000_061.0, 5.0):
+        expected = datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert timestamp(seconds) == f"{expected}.{int(seconds % 1 * 1000):03d}Z"
