@@ -77,4 +77,8 @@ def create_app(config=None):
     from api.logs import init_logging
 
     init_logging(app)
+
+    from api.access import record_requests
+
+    record_requests(app)
     return app

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import current_app, request
 
+from api.access import AUTH_FAILURE, TOKEN_NAME
 from api.errors import problem_response
 from api.extensions import auth, db
 from api.models import Token, as_utc, utcnow
@@ -82,14 +83,14 @@ def verify_token(secret):
     if caller is None:
         caller = load_caller(secret_hash)
         if caller is None:
-            g.auth_failure = "unknown"
+            request.environ[AUTH_FAILURE] = "unknown"
             return None
         cache.put(secret_hash, caller)
     expires_at = as_utc(caller.expires_at)
     if expires_at is not None and expires_at <= utcnow():
-        g.auth_failure = "expired"
+        request.environ[AUTH_FAILURE] = "expired"
         return None
-    g.token_name = caller.name
+    request.environ[TOKEN_NAME] = caller.name
     return caller
 
 
@@ -102,19 +103,20 @@ def get_roles(caller):
 def auth_error(status):
     """401 or 403 in the problem shape, with RFC 6750's WWW-Authenticate."""
     realm = f'Bearer realm="{auth.realm}"'
+    noted = request.environ
     if status == 403:
-        g.auth_failure = "insufficient_scope"
+        noted[AUTH_FAILURE] = "insufficient_scope"
         challenge = f'{realm}, error="insufficient_scope"'
-        detail = f"The token '{g.token_name}' does not have the role this request needs."
+        detail = f"The token '{noted[TOKEN_NAME]}' does not have the role this request needs."
     elif "Authorization" in request.headers:
-        g.auth_failure = g.get("auth_failure", "malformed")
+        noted.setdefault(AUTH_FAILURE, "malformed")
         challenge = f'{realm}, error="invalid_token"'
         detail = {
             "unknown": "The bearer token is not valid (unknown or revoked).",
             "expired": "The bearer token has expired.",
-        }.get(g.auth_failure, "Send the token as 'Authorization: Bearer <token>'.")
+        }.get(noted[AUTH_FAILURE], "Send the token as 'Authorization: Bearer <token>'.")
     else:
-        g.auth_failure = "missing"
+        noted[AUTH_FAILURE] = "missing"
         challenge = realm
         detail = "This request needs a bearer token: 'Authorization: Bearer <token>'."
     return problem_response(status, detail, headers=[("WWW-Authenticate", challenge)])

@@ -6,9 +6,8 @@ up the files of every worker, dead ones included. Elsewhere the numbers live in 
 """
 
 import os
-import time
 
-from flask import current_app, g, request
+from flask import current_app
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
 
@@ -20,7 +19,7 @@ UNTRACKED_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
 # gunicorn accepts any upper-case word as a method; the others share one label value.
 METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"})
 CHANGES = ("created", "replaced", "deleted")
-# The reasons api/auth.py records in g.auth_failure.
+# The reasons api/auth.py notes for a refused request.
 AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown", "expired", "insufficient_scope")
 # From 1 ms (a cached read) to gunicorn's 25 s timeout.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25)
@@ -70,20 +69,19 @@ class AppMetrics:
         # and a dictionary look-up is cheaper than .labels() on every request.
         self.series = {}
 
-    def start_request(self):
-        g.metrics_started = time.perf_counter()
+    def record_request(self, route, method, status, seconds, auth_failure):
+        """Count one answered request (api/access.py calls this for every request).
 
-    def record_request(self, response):
-        status = response.status_code
-        if status == 401 or status == 403:
-            reason = g.get("auth_failure")
-            if reason in self.auth_failures:
-                self.auth_failures[reason].inc()
-        rule = request.url_rule
-        route = UNMATCHED if rule is None else rule.rule
-        if route in UNTRACKED_ROUTES:
-            return response
-        method = request.method if request.method in METHODS else "other"
+        `route` is the matched route's template, or None when no route matched.
+        """
+        if auth_failure in self.auth_failures and status in (401, 403):
+            self.auth_failures[auth_failure].inc()
+        if route is None:
+            route = UNMATCHED
+        elif route in UNTRACKED_ROUTES:
+            return
+        if method not in METHODS:
+            method = "other"
         key = (route, method, status)
         series = self.series.get(key)
         if series is None:
@@ -93,8 +91,7 @@ class AppMetrics:
             )
             self.series[key] = series
         series[0].inc()
-        series[1].observe(time.perf_counter() - g.metrics_started)
-        return response
+        series[1].observe(seconds)
 
 
 class Metrics:
@@ -123,8 +120,6 @@ class Metrics:
             version=__version__,
             database=dialect,
         )
-        app.before_request(state.start_request)
-        app.after_request(state.record_request)
 
     def count_change(self, change):
         """Count a person created, replaced or deleted (after the commit)."""
