@@ -88,3 +88,5 @@ class Config:
     ON_HEROKU = bool(os.environ.get("DYNO"))
     # Seconds /readyz gives the database before it answers 503.
     READINESS_TIMEOUT = _int("READINESS_TIMEOUT", 2)
+    # Request log lines wait at most this long to be written together (0: each at once).
+    LOG_FLUSH_MS = _int("LOG_FLUSH_MS", 100)

@@ -1,7 +1,10 @@
 """Structured logs: one JSON object a line on stdout, one line for every request."""
 
+import atexit
 import json
 import logging
+import os
+import select
 import sys
 import threading
 import time
@@ -45,24 +48,86 @@ def timestamp(seconds):
     return f"{text}.{int(seconds % 1 * 1000):03d}Z"
 
 
-_write_lock = threading.Lock()
+# A write to stdout lets go of the GIL, and getting it back under load cost far more than the
+# write: one write for every request line took a tenth of a GET's CPU time with wrk on
+# Postgres (bench/run.py, writing every line against batching them). So request lines wait
+# and go out together: each write holds whole lines and at most PIPE_BUF bytes, which a pipe
+# (Heroku's log router, systemd) takes in one piece, so lines from several workers never mix.
+BATCH_BYTES = select.PIPE_BUF
 
 
-def write_line(line):
-    """One whole line on stdout, flushed at once, even with many threads writing."""
-    # sys.stdout as it is when writing (tests and servers replace it), as logging's
-    # last-resort handler does.
-    with _write_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+class LineWriter:
+    """Lines on stdout, batched for up to `delay` seconds; urgent lines go at once.
+
+    Lines keep their order. Batched lines still waiting when the process is killed are
+    lost (a normal exit writes them), so anything from `logging` (warnings, errors,
+    tracebacks) is urgent: it is written at once, after the lines waiting before it.
+    """
+
+    def __init__(self):
+        self.delay = 0.1
+        self.pending = []
+        self.pending_bytes = 0
+        self.pending_lock = threading.Lock()  # never held while writing
+        self.output_lock = threading.Lock()  # keeps batches in order
+        self.flusher_pid = None
+
+    def write(self, line, urgent=False):
+        with self.pending_lock:
+            self.pending.append(line + "\n")
+            self.pending_bytes += len(line) + 1
+            full = self.pending_bytes >= BATCH_BYTES
+        if urgent or full or self.delay <= 0:
+            self.flush()
+        elif self.flusher_pid != os.getpid():
+            self.start_flusher()
+
+    def flush(self):
+        with self.output_lock:
+            with self.pending_lock:
+                lines, self.pending, self.pending_bytes = self.pending, [], 0
+            # sys.stdout as it is when writing (tests and servers replace it), as logging's
+            # last-resort handler does. Lines are ASCII (json.dumps), so characters are bytes.
+            batch, size = [], 0
+            for line in lines:
+                if batch and size + len(line) > BATCH_BYTES:
+                    write_whole(batch)
+                    batch, size = [], 0
+                batch.append(line)
+                size += len(line)
+            if batch:
+                write_whole(batch)
+
+    def start_flusher(self):
+        """One thread a process writes what waited `delay` (after a fork too)."""
+        with self.pending_lock:
+            if self.flusher_pid == os.getpid():
+                return
+            self.flusher_pid = os.getpid()
+        threading.Thread(target=self.flush_every_delay, name="log-writer", daemon=True).start()
+
+    def flush_every_delay(self):
+        while True:
+            time.sleep(max(self.delay, 0.05))
+            if self.pending:
+                self.flush()
+
+
+def write_whole(lines):
+    sys.stdout.write("".join(lines))
+    sys.stdout.flush()
+
+
+writer = LineWriter()
+atexit.register(writer.flush)
 
 
 class StdoutHandler(logging.Handler):
-    """Log records as JSON lines on stdout."""
+    """Log records as JSON lines on stdout, written at once."""
 
     def emit(self, record):
         try:
-            write_line(self.format(record))
+            writer.write(self.format(record), urgent=True)
         except Exception:
             self.handleError(record)
 
@@ -85,7 +150,7 @@ def log_request(logger, *, request_id, method, path, route, status, seconds, tok
         "duration_ms": round(seconds * 1000, 3),
         "token": token,
     }
-    write_line(json.dumps(entry))
+    writer.write(json.dumps(entry))
 
 
 def init_logging(app):
@@ -99,3 +164,4 @@ def init_logging(app):
     logger.setLevel(logging.INFO)
     # Alembic's logging set-up gives the root logger a handler; do not write twice.
     logger.propagate = False
+    writer.delay = app.config["LOG_FLUSH_MS"] / 1000

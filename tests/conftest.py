@@ -28,14 +28,16 @@ def instance_folder(tmp_path_factory):
 
 
 def build_app(database_url, **overrides):
-    settings = {"TESTING": True, "DATABASE_URL": database_url}
+    # Request log lines are written at once, so that capsys holds them after each request
+    # (tests/test_logs.py checks the batching that is the default).
+    settings = {"TESTING": True, "DATABASE_URL": database_url, "LOG_FLUSH_MS": 0}
     settings["INSTANCE_PATH"] = INSTANCE_FOLDER["path"]
     return create_app({**settings, **overrides})
 
 
-def build_broken_app(database_url):
+def build_broken_app(database_url, **overrides):
     """An app with one extra route, /broken, that fails with an unexpected exception."""
-    app = build_app(database_url)
+    app = build_app(database_url, **overrides)
     broken = Blueprint("broken", __name__)
 
     @broken.get("/broken")

@@ -2,9 +2,12 @@
 
 import json
 import re
+import select
+import time
 
 import pytest
 
+from api.logs import LineWriter, writer
 from tests.conftest import bearer, build_broken_app, dispose, make_token
 from tests.servers import gunicorn, request
 from tests.test_people import PETER
@@ -110,7 +113,9 @@ def test_gunicorn_writes_only_json_lines_to_stdout(app, database_url, tmp_path):
             sent.append(response.headers["X-Request-ID"])
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
     requests = [line for line in lines if line["route"] == "/resources/data/"]
-    assert [line["request_id"] for line in requests] == sent
+    # Each worker writes its lines in batches, so two workers' lines may come in any order;
+    # every line is whole, and none is lost when the server stops.
+    assert sorted(line["request_id"] for line in requests) == sorted(sent)
     assert {(line["status"], line["token"], line["method"]) for line in requests} == {
         (201, "over-http", "PUT")
     }
@@ -127,3 +132,95 @@ def test_timestamps_are_right_across_second_boundaries():
     for seconds in (1_700_000_000.25, 1_700_000_000.75, 1_700_000_001.5, 1_700_000_061.0, 5.0):
         expected = datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%S")
         assert timestamp(seconds) == f"{expected}.{int(seconds % 1 * 1000):03d}Z"
+
+
+class RecordingStdout:
+    """Stands in for sys.stdout and keeps what each flush sent out: one write each."""
+
+    def __init__(self):
+        self.buffered = ""
+        self.writes = []
+
+    def write(self, text):
+        self.buffered += text
+
+    def flush(self):
+        if self.buffered:
+            self.writes.append(self.buffered)
+        self.buffered = ""
+
+    def lines(self):
+        return "".join(self.writes).splitlines()
+
+
+def wait_for_lines(stdout, count, seconds=5):
+    deadline = time.monotonic() + seconds
+    while len(stdout.lines()) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return stdout.lines()
+
+
+def test_request_lines_wait_then_go_out_together_in_order(monkeypatch):
+    stdout = RecordingStdout()
+    monkeypatch.setattr("sys.stdout", stdout)
+    writer = LineWriter()
+    writer.delay = 0.05
+    for number in range(3):
+        writer.write(f'{{"n": {number}}}')
+    assert wait_for_lines(stdout, 3) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert len(stdout.writes) == 1
+
+
+def test_an_urgent_line_goes_at_once_after_the_lines_before_it(monkeypatch):
+    stdout = RecordingStdout()
+    monkeypatch.setattr("sys.stdout", stdout)
+    writer = LineWriter()
+    writer.delay = 3600
+    writer.write("request 1")
+    writer.write("request 2")
+    assert stdout.writes == []
+    writer.write("error", urgent=True)
+    assert stdout.lines() == ["request 1", "request 2", "error"]
+
+
+def test_each_write_is_whole_lines_and_at_most_pipe_buf_bytes(monkeypatch):
+    stdout = RecordingStdout()
+    monkeypatch.setattr("sys.stdout", stdout)
+    writer = LineWriter()
+    writer.delay = 3600
+    sent = [f"line {number:04d} " + "x" * (number % 300) for number in range(200)]
+    for line in sent:
+        writer.write(line)
+    writer.flush()
+    assert stdout.lines() == sent
+    assert len(stdout.writes) > 1
+    for chunk in stdout.writes:
+        assert len(chunk.encode()) <= select.PIPE_BUF and chunk.endswith("\n")
+
+
+def test_error_lines_from_the_app_are_not_held_back(database_url, capsys):
+    app = build_broken_app(database_url, LOG_FLUSH_MS=3_600_000)
+    try:
+        capsys.readouterr()
+        app.test_client().get("/broken")
+        [error] = log_lines(capsys)  # the request's own line waits
+        assert error["level"] == "ERROR"
+        writer.flush()
+        [access] = log_lines(capsys)
+        assert access["status"] == 500 and access["request_id"] == error["request_id"]
+    finally:
+        writer.delay = 0
+        dispose(app)
+
+
+def test_lines_still_waiting_are_written_when_the_server_stops(app, database_url, tmp_path):
+    secret = make_token(app, "patient", "read")
+    log_path = tmp_path / "stdout.log"
+    environment = {"LOG_FLUSH_MS": "3600000"}
+    with gunicorn(database_url, log_path, workers=2, env=environment) as base_url:
+        for _ in range(5):
+            response = request(base_url, "GET", "/resources/data/1", headers=bearer(secret))
+            assert response.status == 404
+        assert '"route"' not in log_path.read_text()  # an hour's delay: all still waiting
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if "{" in line[:1]]
+    assert [line["status"] for line in lines if line.get("token") == "patient"] == [404] * 5
