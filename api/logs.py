@@ -114,8 +114,13 @@ class LineWriter:
 
 
 def write_whole(lines):
-    sys.stdout.write("".join(lines))
-    sys.stdout.flush()
+    try:
+        sys.stdout.write("".join(lines))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        # A closed or broken stdout (the log reader is gone) must not fail the requests
+        # whose lines these are, nor stop the writer thread: these lines are dropped.
+        pass
 
 
 writer = LineWriter()

@@ -224,3 +224,23 @@ def test_lines_still_waiting_are_written_when_the_server_stops(app, database_url
         assert '"route"' not in log_path.read_text()  # an hour's delay: all still waiting
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if "{" in line[:1]]
     assert [line["status"] for line in lines if line.get("token") == "patient"] == [404] * 5
+
+
+class BrokenStdout:
+    """A stdout whose reader has gone away."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_broken_stdout_does_not_fail_requests(app, monkeypatch):
+    secret = make_token(app, "unheard", "write")
+    monkeypatch.setattr("sys.stdout", BrokenStdout())
+    client = app.test_client()
+    created = client.put("/resources/data/", json=PETER, headers=bearer(secret))
+    assert created.status_code == 201
+    fetched = client.get(created.headers["Location"], headers=bearer(secret))
+    assert fetched.status_code == 200 and fetched.get_json()["name"] == PETER["name"]
