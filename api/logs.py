@@ -76,10 +76,12 @@ class LineWriter:
         with self.pending_lock:
             self.pending.append(line + "\n")
             self.pending_bytes += len(line) + 1
+            first = len(self.pending) == 1
             full = self.pending_bytes >= BATCH_BYTES
         if urgent or full or self.delay <= 0:
             self.flush()
-        elif self.flusher_pid != os.getpid():
+        elif first and self.flusher_pid != os.getpid():
+            # Checked once a batch, not once a line: getpid is a system call.
             self.start_flusher()
 
     def flush(self):
