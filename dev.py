@@ -1,9 +1,11 @@
 """Set up and run People API locally, or run its test suite: `python3 dev.py run|test`.
 
-Needs nothing but python3: it makes the virtualenv, installs the pinned requirements,
-and for the tests makes sure a Postgres server answers on 127.0.0.1:5432 and that
-Prometheus's tools are there (installing Debian's packages when it can). Standard library
-only, since it runs before anything is installed.
+Needs nothing but python3: it makes the virtualenv, installs the pinned requirements (the
+service's for `run`, the service's and the test tools' for `test`), and for the tests starts
+a private, throw-away Postgres cluster and makes sure Prometheus's tools are there
+(installing Debian's packages when they are missing). It never changes the configuration of
+a database server already on the machine. Standard library only, since it runs before
+anything is installed.
 """
 
 import hashlib
@@ -12,14 +14,15 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
-REQUIREMENTS = ROOT / "requirements.txt"
-POSTGRES_ADDRESS = ("127.0.0.1", 5432)
+REQUIREMENTS = ROOT / "requirements.txt"  # what the service runs (and the platforms install)
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"  # that, plus the test and lint tools
 
 
 def say(message):
@@ -50,8 +53,8 @@ def apt_install(*packages):
     as_root(*environment, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages)
 
 
-def ensure_virtualenv():
-    """Create .venv and install requirements.txt; skipped when nothing changed."""
+def ensure_virtualenv(requirements):
+    """Create .venv and install a requirements file; skipped when nothing changed."""
     if not (BIN / "python").exists():
         try:
             import ensurepip  # noqa: F401  Debian ships it in a separate package
@@ -60,48 +63,81 @@ def ensure_virtualenv():
             apt_install(f"python{version}-venv")
         run(sys.executable, "-m", "venv", VENV)
     stamp = VENV / "requirements.sha256"
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    if not stamp.exists() or stamp.read_text() != wanted:
+    wanted = hashlib.sha256()
+    for path in (requirements, REQUIREMENTS):  # the dev file includes the runtime one
+        wanted.update(path.read_bytes())
+    if not stamp.exists() or stamp.read_text() != wanted.hexdigest():
         run(BIN / "python", "-m", "pip", "install", "-q", "--upgrade", "pip")
-        run(BIN / "python", "-m", "pip", "install", "-q", "-r", REQUIREMENTS)
-        stamp.write_text(wanted)
+        run(BIN / "python", "-m", "pip", "install", "-q", "-r", requirements)
+        stamp.write_text(wanted.hexdigest())
 
 
-def postgres_answers():
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(port):
     try:
-        socket.create_connection(POSTGRES_ADDRESS, timeout=1).close()
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
     except OSError:
         return False
 
 
-def ensure_postgres():
-    """Use the server on 127.0.0.1:5432, or install and start Debian's one."""
-    if os.environ.get("TEST_POSTGRES_URL") or postgres_answers():
-        return
-    say("no Postgres on 127.0.0.1:5432: starting one")
-    if not shutil.which("pg_ctlcluster"):
-        apt_install("postgresql")
-    clusters = sorted(Path("/etc/postgresql").iterdir())
-    version = clusters[-1].name
-    config = clusters[-1] / "main"
-    hba = config / "pg_hba.conf"
-    trust = "host all postgres 127.0.0.1/32 trust"
-    if trust not in hba.read_text():
-        # A throw-away test server: the suite connects as postgres without a password.
-        as_root("sed", "-i", f"1i {trust}", str(hba))
-    # restart, not start: it also works when the package's install already started it.
-    as_root("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart")
-    deadline = time.monotonic() + 30
-    while not postgres_answers():
-        if time.monotonic() > deadline:
-            sys.exit("[dev] Postgres did not start within 30 s")
-        time.sleep(0.2)
-    query = "SELECT 1 FROM pg_database WHERE datname = 'test'"
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", query]
-    exists = subprocess.run(psql, capture_output=True, text=True, check=True).stdout
-    if exists.strip() != "1":
-        run("createdb", "-h", "127.0.0.1", "-U", "postgres", "test")
+def postgres_binaries():
+    """The newest installed Postgres's bin folder (Debian keeps them out of PATH)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts)
+    return versions[-1].parent if versions else None
+
+
+class PrivatePostgres:
+    """A throw-away Postgres cluster for the test suite: its own folder, a free port on
+    127.0.0.1, trust authentication for the `postgres` superuser, a database `test`.
+
+    Nothing of a system server is touched: the tests create and drop their databases here,
+    and the folder is deleted afterwards. As root the server runs as the `postgres` user
+    (Postgres refuses to run as root).
+    """
+
+    def __init__(self):
+        if postgres_binaries() is None:
+            apt_install("postgresql")
+        self.bin = postgres_binaries()
+        self.folder = Path(tempfile.mkdtemp(prefix="people-api-postgres-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/test"
+
+    def as_owner(self, *command):
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        run(*prefix, *command, stdout=subprocess.DEVNULL)
+
+    def start(self):
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        self.as_owner(
+            self.bin / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+        # fsync off: a crash of this cluster loses nothing anyone needs, and it is faster.
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = self.folder / "server.log"
+        self.as_owner(self.bin / "pg_ctl", "-D", self.data, "-l", log, "-o", options, "-w", "start")
+        deadline = time.monotonic() + 30
+        while not answers(self.port):
+            if time.monotonic() > deadline:
+                sys.exit(f"[dev] the test Postgres did not start within 30 s; see {log}")
+            time.sleep(0.2)
+        self.as_owner(self.bin / "createdb", "-h", "127.0.0.1", "-p", str(self.port),
+                      "-U", "postgres", "test")
+
+    def stop(self):
+        try:
+            self.as_owner(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "stop")
+        except subprocess.CalledProcessError:
+            pass  # never started, or already gone: the folder goes either way
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def ensure_prometheus():
@@ -118,7 +154,7 @@ def flask(*arguments, **kwargs):
 
 
 def command_run():
-    ensure_virtualenv()
+    ensure_virtualenv(REQUIREMENTS)
     flask("db", "upgrade")
     # A write token for the curl examples, made once and kept in instance/local-token.
     flask("tokens", "local")
@@ -132,11 +168,19 @@ def command_run():
 
 
 def command_test(pytest_arguments):
-    ensure_virtualenv()
-    ensure_postgres()
+    ensure_virtualenv(DEV_REQUIREMENTS)
     ensure_prometheus()
     run(BIN / "ruff", "check", ".", cwd=ROOT)
-    run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)
+    if os.environ.get("TEST_POSTGRES_URL"):  # a server of your own choosing
+        run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)
+        return
+    postgres = PrivatePostgres()
+    try:
+        postgres.start()
+        environment = {**os.environ, "TEST_POSTGRES_URL": postgres.url}
+        run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT, env=environment)
+    finally:
+        postgres.stop()
 
 
 def main():

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 import uuid
 
 import psycopg
@@ -19,6 +20,19 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 
 
 INSTANCE_FOLDER = {}
+
+
+@pytest.fixture(autouse=True)
+def server_tests_are_marked(request, monkeypatch):
+    """A test that starts a process must say so with @pytest.mark.server, so that
+    `-m "not server"` stays the quick loop; starting one without the marker fails the test."""
+    if request.node.get_closest_marker("server"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a process: mark it @pytest.mark.server")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -159,6 +159,7 @@ def test_unknown_token_is_not_cached(app, anonymous):
     assert anonymous.get(PERSON, headers=bearer(secret)).status_code == 200
 
 
+@pytest.mark.server
 def test_revocation_reaches_every_gunicorn_worker_within_the_bound(database_url, tmp_path):
     """Workers cache verified tokens for TOKEN_CACHE_SECONDS: revocation takes that long."""
     bound = 2

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -70,6 +71,7 @@ def assert_serves_the_contract(web_command, env, log_folder, release, database_u
     assert any(line["method"] == "PUT" and line["status"] == 201 for line in lines)
 
 
+@pytest.mark.server
 def test_heroku_release_then_web(make_postgres_database, tmp_path):
     processes = procfile_processes(ROOT / "Procfile")
     app_json = json.loads((ROOT / "app.json").read_text())
@@ -197,6 +199,7 @@ def test_ebextensions_set_production_readiness_check_and_one_migration():
     assert len(migrations) == 1 and migrations[0]["leader_only"] is True
 
 
+@pytest.mark.server
 def test_platform_hooks_are_committed_executable():
     listing = subprocess.run(
         ["git", "ls-files", "-s", "--", ".platform"],
@@ -228,6 +231,7 @@ def staged_bundle(tmp_path):
     return bundle
 
 
+@pytest.mark.server
 def test_elastic_beanstalk_container_command_then_web(make_postgres_database, tmp_path):
     heroku_processes = procfile_processes(ROOT / "Procfile")
     bundle = staged_bundle(tmp_path)

@@ -10,6 +10,8 @@ import pytest
 
 from tests.servers import ROOT, request, wait_for_http
 
+pytestmark = pytest.mark.server  # every test here starts a real process
+
 PERSON = '{"name": "peter", "locale": "NYC", "age": 42}'
 
 

@@ -121,6 +121,7 @@ def assert_acknowledged_writes_are_stored(outcomes, stored_rows):
     assert len(acknowledged) <= len(stored_rows) <= len(outcomes)
 
 
+@pytest.mark.server
 def test_32_concurrent_writers_on_3_workers(database_url, tmp_path, write_token, stored_people):
     """Every write answers 201, and the rows are exactly the acknowledged writes."""
     with gunicorn(database_url, tmp_path / "gunicorn.log", workers=3) as base_url:
@@ -133,6 +134,7 @@ def test_32_concurrent_writers_on_3_workers(database_url, tmp_path, write_token,
     assert_acknowledged_writes_are_stored(load.outcomes, rows)
 
 
+@pytest.mark.server
 def test_killed_worker_loses_no_acknowledged_write(
     database_url, tmp_path, write_token, stored_people
 ):
@@ -168,6 +170,7 @@ def postgres_database(make_database):
     dispose(app)
 
 
+@pytest.mark.server
 def test_postgres_outage_is_a_fast_503_and_heals(postgres_database, postgres_admin, tmp_path):
     """Connections killed and refused for a while: 503s at once, then recovery alone."""
     url, app, token = postgres_database

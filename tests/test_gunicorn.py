@@ -9,6 +9,8 @@ from tests.conftest import bearer
 from tests.contract import FORM, JSON, drive_contract
 from tests.servers import gunicorn, request
 
+pytestmark = pytest.mark.server  # every test here starts a real process
+
 
 @pytest.fixture
 def server(database_url, tmp_path):

@@ -96,6 +96,7 @@ def test_an_error_has_its_traceback_in_the_log_only(database_url, capsys):
     dispose(app)
 
 
+@pytest.mark.server
 def test_gunicorn_writes_only_json_lines_to_stdout(app, database_url, tmp_path):
     secret = make_token(app, "over-http", "write")
     log_path, errors_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
@@ -213,6 +214,7 @@ def test_error_lines_from_the_app_are_not_held_back(database_url, capsys):
         dispose(app)
 
 
+@pytest.mark.server
 def test_lines_still_waiting_are_written_when_the_server_stops(app, database_url, tmp_path):
     secret = make_token(app, "patient", "read")
     log_path = tmp_path / "stdout.log"

@@ -6,6 +6,8 @@ import sys
 import uuid
 from datetime import timedelta
 
+import pytest
+
 from api import __version__
 from api.models import utcnow
 from tests.conftest import bearer, build_app, dispose, make_token
@@ -135,6 +137,7 @@ def test_apps_side_by_side_count_apart(database_url, tmp_path):
     dispose(second)
 
 
+@pytest.mark.server
 def test_the_cli_starts_with_or_without_a_multiprocess_folder(database_url, tmp_path):
     """The release phase or an operator's shell may carry gunicorn's variable, or not."""
     command = [sys.executable, "-m", "flask", "--app", "api", "tokens", "list"]

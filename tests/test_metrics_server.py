@@ -23,6 +23,8 @@ from tests.prometheus import (
 from tests.servers import gunicorn, request
 from tests.test_monitoring import dashboard_panels
 
+pytestmark = pytest.mark.server  # every test here starts a real process
+
 WORKERS = 3
 REQUESTS = "people_api_http_requests_total"
 PERSON_ROUTE = "/resources/data/<int(max=2147483647):person_id>"

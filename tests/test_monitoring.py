@@ -4,9 +4,13 @@ alerts that only name metrics the app really exports."""
 import json
 import re
 
+import pytest
+
 from tests.conftest import bearer, make_token
 from tests.prometheus import MONITORING, adapted_scrape_config, promtool, samples
 from tests.test_people import PETER
+
+pytestmark = pytest.mark.server  # every test here starts a real process
 
 METRIC_NAME = re.compile(r"\bpeople_api_\w+")
 

@@ -5,11 +5,10 @@ import pytest
 from api import create_app
 from api.settings_check import UnsafeSettingsError
 from config import app_environment
+from tests.conftest import POSTGRES_URL as POSTGRES
 from tests.conftest import dispose
 from tests.deployment import ROOT, platform_environment, procfile_processes, run_command
 from tests.servers import free_port
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.mark.parametrize(
@@ -76,6 +75,7 @@ def assert_refused_cleanly(result, reason):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.server
 def test_web_and_release_refuse_sqlite_in_production(tmp_path):
     """The Procfile's own commands, as a platform would run them with a SQLite URL."""
     processes = procfile_processes(ROOT / "Procfile")
@@ -93,6 +93,7 @@ def test_web_and_release_refuse_sqlite_in_production(tmp_path):
     assert not database.exists()
 
 
+@pytest.mark.server
 def test_plain_heroku_push_without_database_is_refused(tmp_path):
     """No app.json settings, no add-on: the release dyno alone makes it production."""
     release_command = procfile_processes(ROOT / "Procfile")["release"]

@@ -76,6 +76,7 @@ def wait_until_accepted(port, deadline_seconds=5):
     raise AssertionError("gunicorn did not accept every connection")
 
 
+@pytest.mark.server
 def test_sigterm_finishes_every_accepted_request(make_postgres_database, tmp_path):
     """Requests half sent when SIGTERM arrives are still answered in full."""
     database = make_postgres_database()

@@ -13,6 +13,8 @@ from api.extensions import db
 from tests.conftest import bearer, build_app, dispose
 from tests.servers import ROOT
 
+pytestmark = pytest.mark.server  # every test here starts a real process
+
 TOKEN_LINE = re.compile(r"pplapi_[A-Za-z0-9_-]{43}")
 
 
