@@ -6,10 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
-
-NAME_MAX_LENGTH = 200
-LOCALE_MAX_LENGTH = 64
-AGE_MIN, AGE_MAX = 0, 150
+from api.schemas import AGE_MAX, AGE_MIN, LOCALE_MAX_LENGTH, NAME_MAX_LENGTH
 
 
 def utcnow():

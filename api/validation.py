@@ -1,19 +1,17 @@
-"""Reading a person out of a request body: JSON, or JSON in a form field `data`."""
+"""Reading a person out of a request body: JSON, or JSON in a form field `data`.
+
+The parsing no library does lives here; the field rules are in api/schemas.py."""
 
 import json
-import unicodedata
 
 from flask import request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from api.errors import ValidationError
-from api.models import AGE_MAX, AGE_MIN, LOCALE_MAX_LENGTH, NAME_MAX_LENGTH
+from api.schemas import field_errors
 
 FORM_FIELD = "data"
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-# Clients send back what they read; fields the server owns are ignored.
-SERVER_FIELDS = frozenset({"id", "created_at", "updated_at"})
-PERSON_FIELDS = ("name", "age", "locale")
 
 
 def person_from_request():
@@ -72,50 +70,10 @@ def parse_json_object(text):
     return value
 
 
-def _text_error(value, max_length):
-    if not isinstance(value, str):
-        return "must be a string"
-    value = value.strip()
-    if not value:
-        return "must not be empty"
-    if len(value) > max_length:
-        return f"must be at most {max_length} characters"
-    # Postgres refuses NUL and UTF-8 has no lone surrogates: reject, never fail later.
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
-        return "must not contain control characters or lone surrogates"
-    return None
-
-
-def _age_error(value):
-    # bool is a subclass of int in Python, but true is not an age.
-    if type(value) is not int:
-        return "must be an integer"
-    if not AGE_MIN <= value <= AGE_MAX:
-        return f"must be between {AGE_MIN} and {AGE_MAX}"
-    return None
-
-
-def validate_person(document):
-    """Check every field and report all problems at once; return the clean fields."""
-    errors = [
-        {"field": field, "message": "is not a known field"}
-        for field in document
-        if field not in PERSON_FIELDS and field not in SERVER_FIELDS
-    ]
-    checks = {
-        "name": lambda value: _text_error(value, NAME_MAX_LENGTH),
-        "age": _age_error,
-        "locale": lambda value: _text_error(value, LOCALE_MAX_LENGTH),
-    }
-    for field, check in checks.items():
-        if field not in document:
-            errors.append({"field": field, "message": "is required"})
-        elif message := check(document[field]):
-            errors.append({"field": field, "message": message})
+def validate_person(document, partial=False):
+    """Check every field (only those present when `partial`) and report all problems at
+    once; return the clean fields."""
+    fields, errors = field_errors(document, partial=partial)
     if errors:
         raise ValidationError(errors)
-    return {
-        "name": document["name"].strip(),
-        "age": document["age"],
-        "locale": document["locale"].strip(),
-    }
+    return fields

@@ -1,0 +1,73 @@
+"""The field rules, written once: whole and partial checks, messages, and their JSON Schema.
+
+Pure checks of api/schemas.py, with no app and no database; tests/test_people.py checks
+the same rules over HTTP.
+"""
+
+import pytest
+
+from api.schemas import field_errors, person_json_schema
+
+PETER = {"name": "peter", "age": 42, "locale": "NYC"}
+CONTROL = "must not contain control characters or lone surrogates"
+
+
+@pytest.mark.parametrize(
+    ("document", "errors"),
+    [
+        ({}, [("name", "is required"), ("age", "is required"), ("locale", "is required")]),
+        ({**PETER, "name": None}, [("name", "must be a string")]),
+        ({**PETER, "name": 42}, [("name", "must be a string")]),
+        ({**PETER, "name": "  "}, [("name", "must not be empty")]),
+        ({**PETER, "name": "a" * 201}, [("name", "must be at most 200 characters")]),
+        ({**PETER, "locale": "b" * 65}, [("locale", "must be at most 64 characters")]),
+        ({**PETER, "name": "pe\x00ter"}, [("name", CONTROL)]),
+        ({**PETER, "name": "\ud800"}, [("name", CONTROL)]),
+        ({**PETER, "age": True}, [("age", "must be an integer")]),
+        ({**PETER, "age": 42.0}, [("age", "must be an integer")]),
+        ({**PETER, "age": "42"}, [("age", "must be an integer")]),
+        ({**PETER, "age": None}, [("age", "must be an integer")]),
+        ({**PETER, "age": 151}, [("age", "must be between 0 and 150")]),
+        ({**PETER, "age": -1}, [("age", "must be between 0 and 150")]),
+        (
+            {"zeta": 1, "name": 1, "alpha": 2, "age": "x"},
+            [
+                ("zeta", "is not a known field"),
+                ("alpha", "is not a known field"),
+                ("name", "must be a string"),
+                ("age", "must be an integer"),
+                ("locale", "is required"),
+            ],
+        ),
+    ],
+)
+def test_every_problem_is_reported_with_its_documented_message(document, errors):
+    clean, found = field_errors(document)
+    assert clean is None
+    assert [(error["field"], error["message"]) for error in found] == errors
+
+
+def test_clean_fields_are_trimmed_and_server_fields_ignored():
+    document = {**PETER, "name": "  peter \t", "id": 9, "created_at": "x", "updated_at": None}
+    assert field_errors(document) == ({"name": "peter", "age": 42, "locale": "NYC"}, [])
+
+
+def test_a_partial_body_is_checked_field_by_field():
+    assert field_errors({"age": 43}, partial=True) == ({"age": 43}, [])
+    assert field_errors({}, partial=True) == ({}, [])
+    _, errors = field_errors({"name": None, "nickname": "x"}, partial=True)
+    assert errors == [
+        {"field": "nickname", "message": "is not a known field"},
+        {"field": "name", "message": "must be a string"},
+    ]
+
+
+def test_the_json_schema_is_read_off_the_same_rules():
+    schema = person_json_schema()
+    assert schema["required"] == ["age", "locale", "name"]
+    assert schema["additionalProperties"] is False
+    properties = schema["properties"]
+    assert properties["name"] == {"type": "string", "minLength": 1, "maxLength": 200}
+    assert properties["age"] == {"type": "integer", "minimum": 0, "maximum": 150}
+    assert properties["locale"]["maxLength"] == 64
+    assert all(properties[name]["readOnly"] for name in ("id", "created_at", "updated_at"))
