@@ -4,6 +4,14 @@ import os
 
 from flask import Flask
 
+from api.access import record_requests
+from api.auth import init_token_cache
+from api.cli import register_commands
+from api.database import init_database
+from api.errors import register_error_handlers
+from api.logs import init_logging
+from api.metrics import metrics
+from api.settings_check import check_settings
 from config import Config
 
 __version__ = "0.3.0"
@@ -13,51 +21,29 @@ def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the environment's settings."""
     config = config or {}
     app = Flask(__name__, instance_path=config.get("INSTANCE_PATH") or Config.INSTANCE_PATH)
+    load_settings(app, config)
+    init_database(app)
+    metrics.init_app(app)
+    init_token_cache(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    init_logging(app)
+    record_requests(app)
+    return app
+
+
+def load_settings(app, config):
+    """The environment's settings, then the caller's; unsafe production settings stop here,
+    before anything is created, with the reason."""
     app.config.from_object(Config)
     app.config.from_mapping(config)
-
-    from api.settings_check import check_settings
-
-    # Before anything is created: unsafe production settings stop here, with the reason.
     check_settings(app.config)
-
     app.json.sort_keys = False
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from api.database import (
-        close_request_session,
-        configure_sqlite,
-        database_uri,
-        engine_options,
-        ping_idle_connections,
-        readiness_engine,
-    )
-    from api.extensions import db, metrics
 
-    uri = database_uri(app)
-    app.config["SQLALCHEMY_DATABASE_URI"] = uri
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app, uri)
-    db.init_app(app)
-    # Teardowns run last-registered first, so this one comes before Flask-SQLAlchemy's.
-    app.teardown_appcontext(close_request_session)
-    if app.config["MIGRATION_COMMANDS"]:
-        # Imported here: Flask-Migrate brings Alembic, about 10 MB in every process.
-        from flask_migrate import Migrate
-
-        directory = os.path.join(os.path.dirname(app.root_path), "migrations")
-        Migrate(app, db, directory=directory, render_as_batch=True, compare_type=True)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
-        else:
-            ping_idle_connections(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
-    app.extensions["readiness_engine"] = readiness_engine(app, uri)
-    metrics.init_app(app)
-
-    from api.auth import init_token_cache
-
-    init_token_cache(app)
-
+def register_blueprints(app):
     from api.people import bp as people_bp
 
     app.register_blueprint(people_bp)
@@ -65,20 +51,3 @@ def create_app(config=None):
     from api.health import bp as health_bp
 
     app.register_blueprint(health_bp)
-
-    from api.errors import register_error_handlers
-
-    register_error_handlers(app)
-
-    from api.cli import tokens_cli
-
-    app.cli.add_command(tokens_cli)
-
-    from api.logs import init_logging
-
-    init_logging(app)
-
-    from api.access import record_requests
-
-    record_requests(app)
-    return app

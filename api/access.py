@@ -16,12 +16,8 @@ import time
 
 from flask import Request
 
-from api.logs import REQUEST_ID, log_request
-
-# What the app notes for the wrapper in the WSGI environ, besides the request id.
-REQUEST = "people_api.request"
-TOKEN_NAME = "people_api.token_name"
-AUTH_FAILURE = "people_api.auth_failure"
+from api.environ import AUTH_FAILURE, REQUEST, REQUEST_ID, TOKEN_NAME
+from api.logs import log_request
 
 # Heroku's router sends ids of 20 to 200 characters; anything else is replaced, so a
 # client cannot put arbitrary text (or a very long one) into every log line.

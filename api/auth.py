@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app, request
 
-from api.access import AUTH_FAILURE, TOKEN_NAME
+from api.environ import AUTH_FAILURE, TOKEN_NAME
 from api.errors import problem_response
 from api.extensions import auth, db
 from api.models import Token, as_utc, utcnow

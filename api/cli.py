@@ -105,3 +105,14 @@ def local_token():
             file.write(secret + "\n")
     click.echo(f"Local write token (also in {path}):")
     click.echo(secret)
+
+
+def register_commands(app):
+    """`flask tokens ...`, and `flask db ...` (Flask-Migrate) outside the server."""
+    app.cli.add_command(tokens_cli)
+    if app.config["MIGRATION_COMMANDS"]:
+        # Imported here: Flask-Migrate brings Alembic, about 10 MB in every process.
+        from flask_migrate import Migrate
+
+        directory = os.path.join(os.path.dirname(app.root_path), "migrations")
+        Migrate(app, db, directory=directory, render_as_batch=True, compare_type=True)

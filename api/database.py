@@ -113,3 +113,19 @@ def close_request_session(exception=None):
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
         current_app.logger.warning("dropped a broken database connection: %s", error.orig)
         db.session().invalidate()  # discard the connection, no ROLLBACK
+
+
+def init_database(app):
+    """Bind Flask-SQLAlchemy with the engine settings for the configured database."""
+    uri = database_uri(app)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app, uri)
+    db.init_app(app)
+    # Teardowns run last-registered first, so this one comes before Flask-SQLAlchemy's.
+    app.teardown_appcontext(close_request_session)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+        else:
+            ping_idle_connections(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
+    app.extensions["readiness_engine"] = readiness_engine(app, uri)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from api.extensions import metrics
+from api.metrics import metrics
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

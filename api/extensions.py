@@ -1,10 +1,11 @@
-"""Flask extensions, created unbound here and bound to an app in the factory."""
+"""Third-party extensions, created unbound here and bound to an app in the factory.
+
+Nothing of `api` is imported here, so every module may import this one.
+"""
 
 import sqlalchemy as sa
 from flask_httpauth import HTTPTokenAuth
 from flask_sqlalchemy import SQLAlchemy
-
-from api.metrics import Metrics
 
 # Named constraints let later migrations alter them on SQLite (batch mode) and Postgres alike.
 NAMING_CONVENTION = {
@@ -17,4 +18,3 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
 auth = HTTPTokenAuth(scheme="Bearer", realm="people-api")
-metrics = Metrics()

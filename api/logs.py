@@ -12,8 +12,7 @@ import time
 from flask import has_request_context, request
 from flask.logging import default_handler
 
-# Where a request's id is kept in the WSGI environ (api/access.py puts it there).
-REQUEST_ID = "people_api.request_id"
+from api.environ import REQUEST_ID
 
 
 class JsonFormatter(logging.Formatter):

@@ -11,6 +11,9 @@ from flask import current_app
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
 
+import api
+from api.extensions import auth, db
+
 # Every URL that no route answers (404, and 405 for a wrong method) is counted under this
 # one value, so random URLs cannot make new series; real route templates start with "/".
 UNMATCHED = "unmatched"
@@ -95,12 +98,9 @@ class AppMetrics:
 
 
 class Metrics:
-    """The metrics extension, created unbound in api/extensions.py."""
+    """The metrics extension: created unbound below, bound to an app in the factory."""
 
     def init_app(self, app):
-        from api import __version__
-        from api.extensions import auth, db
-
         # A variable for another process (the CLI, a release phase) must not stop this one.
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
@@ -117,7 +117,7 @@ class Metrics:
         exporter.info(
             "people_api_info",
             "The running version and database dialect.",
-            version=__version__,
+            version=api.__version__,
             database=dialect,
         )
 
@@ -127,3 +127,6 @@ class Metrics:
 
     def count_database_error(self):
         current_app.extensions["metrics"].database_errors.inc()
+
+
+metrics = Metrics()

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from flask import Blueprint, url_for
 from werkzeug.exceptions import NotFound
 
-from api.extensions import auth, db, metrics
+from api.extensions import auth, db
+from api.metrics import metrics
 from api.models import PUBLIC_COLUMNS, Person, person_document, utcnow
 from api.validation import person_from_request
 
