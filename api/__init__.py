@@ -51,7 +51,6 @@ def create_app(config=None):
         configure_sqlite,
         database_uri,
         engine_options,
-        ping_idle_connections,
         readiness_engine,
     )
     from api.extensions import db, metrics
@@ -72,7 +71,13 @@ def create_app(config=None):
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         else:
-            ping_idle_connections(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
+            from api.pool import IdleConnections
+
+            IdleConnections(
+                db.engine,
+                ping_after=app.config["DATABASE_PING_IDLE_SECONDS"],
+                close_after=app.config["DATABASE_CLOSE_IDLE_SECONDS"],
+            )
     app.extensions["readiness_engine"] = readiness_engine(app, uri)
     metrics.init_app(app)
 
