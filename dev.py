@@ -2,8 +2,8 @@
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements,
 and for the tests makes sure a Postgres server answers on 127.0.0.1:5432 and that
-Prometheus's tools are there (installing Debian's packages when it can). Standard library
-only, since it runs before anything is installed.
+Prometheus's tools, Postgres's own (initdb) and PgBouncer are there (installing Debian's
+packages when it can). Standard library only, since it runs before anything is installed.
 """
 
 import hashlib
@@ -113,6 +113,17 @@ def ensure_prometheus():
             as_root("systemctl", "disable", "--now", "prometheus")
 
 
+def ensure_database_servers():
+    """The connection tests start a private Postgres cluster (initdb) and a PgBouncer."""
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        apt_install("postgresql")
+    if not (shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()):
+        apt_install("pgbouncer")
+        if Path("/run/systemd/system").exists():
+            # The package starts a PgBouncer service on port 6432; the tests start their own.
+            as_root("systemctl", "disable", "--now", "pgbouncer")
+
+
 def flask(*arguments, **kwargs):
     run(BIN / "flask", "--app", "api", *arguments, cwd=ROOT, **kwargs)
 
@@ -135,6 +146,7 @@ def command_test(pytest_arguments):
     ensure_virtualenv()
     ensure_postgres()
     ensure_prometheus()
+    ensure_database_servers()
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)
 
