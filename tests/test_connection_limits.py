@@ -1,10 +1,8 @@
 """Several instances on a database that allows 20 connections, sized as the README says."""
 
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from contextlib import ExitStack
 
@@ -14,34 +12,13 @@ import pytest
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
 from tests.database_servers import private_postgres
 from tests.databases import wait_until
+from tests.load import mixed_load
 from tests.servers import ROOT, gunicorn, request
 
 pytestmark = pytest.mark.server
 
 # The README's row for four web dynos on Heroku's essential-0 (20 connections).
 INSTANCES, WORKERS, POOL_SIZE = 4, 2, 2
-
-
-def mixed_load(base_url, headers, seconds, clients, statuses):
-    """`clients` threads send 9 reads to 1 create for `seconds`; statuses collects answers."""
-
-    def client(number):
-        count = 0
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            count += 1
-            if count % 10 == 0:
-                body = json.dumps({"name": f"load {number}-{count}", "age": 30, "locale": "NYC"})
-                answer = request(base_url, "PUT", "/resources/data/", body, headers)
-            else:
-                path = f"/resources/data/{count % 20 + 1}"
-                answer = request(base_url, "GET", path, None, headers)
-            statuses.append(answer.status)
-
-    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
-    for thread in threads:
-        thread.start()
-    return threads
 
 
 def app_connections(admin):
