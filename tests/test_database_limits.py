@@ -1,7 +1,10 @@
 """Stuck queries and connection limits: a locked table, the pool's cap, idle connections."""
 
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 
@@ -16,7 +19,7 @@ from tests.databases import (
     sessions_opened,
     wait_until,
 )
-from tests.servers import gunicorn, request
+from tests.servers import ROOT, gunicorn, request
 
 PROBLEM = "application/problem+json"
 PETER = {"name": "peter", "age": 42, "locale": "NYC"}
@@ -228,3 +231,33 @@ def test_a_database_error_that_is_not_an_outage_is_a_503_with_its_traceback_logg
     errors = [line for line in logged if line["level"] == "ERROR"]
     assert errors and "UndefinedTable" in errors[0]["traceback"]
     dispose(app)
+
+
+@pytest.mark.parametrize(
+    ("environment", "pool_size"),
+    [
+        ({}, 4),
+        ({"GUNICORN_THREADS": "2"}, 2),
+        ({"GUNICORN_THREADS": "2", "DATABASE_POOL_SIZE": "6"}, 6),
+        ({"DATABASE_POOL_SIZE": "0"}, 4),  # 0 would mean "no limit" to SQLAlchemy
+    ],
+)
+def test_a_worker_takes_as_many_connections_as_it_has_threads_by_default(
+    environment, pool_size
+):
+    """Settings are read when config.py is imported, so a fresh interpreter reads them."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "GUNICORN_"))}
+    printed = subprocess.run(
+        [sys.executable, "-c", "from config import Config; print(Config.DATABASE_POOL_SIZE)"],
+        cwd=ROOT,
+        env={**clean, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert int(printed) == pool_size
+
+
+def test_an_unknown_pooler_mode_is_refused(postgres_url):
+    with pytest.raises(ValueError, match="DATABASE_POOLER must be unset or 'transaction'"):
+        build_app(postgres_url, DATABASE_POOLER="statement")
