@@ -10,6 +10,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from flask_migrate import downgrade
 
 from api.extensions import db
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
@@ -261,3 +262,15 @@ def test_a_worker_takes_as_many_connections_as_it_has_threads_by_default(
 def test_an_unknown_pooler_mode_is_refused(postgres_url):
     with pytest.raises(ValueError, match="DATABASE_POOLER must be unset or 'transaction'"):
         build_app(postgres_url, DATABASE_POOLER="statement")
+
+
+def test_a_migration_that_cannot_get_its_lock_gives_up(postgres_url):
+    """Migrations keep the lock timeout: one that needs the locked table fails after
+    DATABASE_STATEMENT_TIMEOUT instead of making every request queue behind it."""
+    app = build_app(postgres_url, DATABASE_STATEMENT_TIMEOUT=1)
+    with app.app_context(), people_table_locked(postgres_url, release_after=10):
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            downgrade(revision="base")  # drops the people table
+        assert time.monotonic() - started < 5
+    dispose(app)
