@@ -12,6 +12,12 @@ def _int(name, default):
         return default
 
 
+def _positive_int(name, default):
+    """An integer setting of at least 1; unset, not a number or below 1 means the default."""
+    value = _int(name, default)
+    return value if value >= 1 else default
+
+
 def _flag(name):
     """Read a yes/no setting: 1, true, yes or on (any case) mean yes; anything else no."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
@@ -74,8 +80,22 @@ class Config:
     # The `flask db` commands (Flask-Migrate). gunicorn marks the processes it starts with
     # SERVER_SOFTWARE; a server never migrates, so its workers skip Alembic's ~10 MB.
     MIGRATION_COMMANDS = not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
-    DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
+    # Postgres connections a worker may hold at once: a real cap (no overflow). A worker
+    # never runs more queries at once than it has threads, so that is the default.
+    DATABASE_POOL_SIZE = _positive_int("DATABASE_POOL_SIZE", _positive_int("GUNICORN_THREADS", 4))
+    # Seconds a request waits for one of its worker's connections before a 503.
+    DATABASE_POOL_TIMEOUT = _positive_int("DATABASE_POOL_TIMEOUT", 5)
+    # Seconds a pooled connection may sit unused before it is closed (0: kept open), so
+    # that idle instances leave connections to the release phase and one-off commands.
+    DATABASE_CLOSE_IDLE_SECONDS = _int("DATABASE_CLOSE_IDLE_SECONDS", 60)
     DATABASE_CONNECT_TIMEOUT = _int("DATABASE_CONNECT_TIMEOUT", 5)
+    # Postgres statement_timeout and lock_timeout, in seconds (0: none): a stuck query ends
+    # in a 503 well before gunicorn's 25 s and the Heroku router's 30 s (README: Stuck queries).
+    DATABASE_STATEMENT_TIMEOUT = _int("DATABASE_STATEMENT_TIMEOUT", 5)
+    # "transaction": the database URL is a transaction-mode pooler (PgBouncer, Heroku's
+    # connection pooling), which allows no server-side prepared statements nor the
+    # `options` startup parameter.
+    DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
     # Postgres: ping a pooled connection before use once it sat idle this many seconds;
     # 0 pings before every use (SQLAlchemy's pool_pre_ping).
     DATABASE_PING_IDLE_SECONDS = _int("DATABASE_PING_IDLE_SECONDS", 1)

@@ -2,10 +2,10 @@
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements (the
 service's for `run`, the service's and the test tools' for `test`), and for the tests starts
-a private, throw-away Postgres cluster and makes sure Prometheus's tools are there
-(installing Debian's packages when they are missing). It never changes the configuration of
-a database server already on the machine. Standard library only, since it runs before
-anything is installed.
+a private, throw-away Postgres cluster and makes sure Prometheus's tools and PgBouncer are
+there (installing Debian's packages when they are missing). It never changes the
+configuration of a database server already on the machine. Standard library only, since it
+runs before anything is installed.
 """
 
 import hashlib
@@ -149,6 +149,15 @@ def ensure_prometheus():
             as_root("systemctl", "disable", "--now", "prometheus")
 
 
+def ensure_pgbouncer():
+    """The pooler tests start a PgBouncer of their own in front of the test Postgres."""
+    if not (shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()):
+        apt_install("pgbouncer")
+        if Path("/run/systemd/system").exists():
+            # The package starts a PgBouncer service on port 6432; the tests start their own.
+            as_root("systemctl", "disable", "--now", "pgbouncer")
+
+
 def flask(*arguments, **kwargs):
     run(BIN / "flask", "--app", "api", *arguments, cwd=ROOT, **kwargs)
 
@@ -170,6 +179,7 @@ def command_run():
 def command_test(pytest_arguments):
     ensure_virtualenv(DEV_REQUIREMENTS)
     ensure_prometheus()
+    ensure_pgbouncer()
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     if os.environ.get("TEST_POSTGRES_URL"):  # a server of your own choosing
         run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)

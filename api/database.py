@@ -1,6 +1,5 @@
 """Engine settings for SQLite and Postgres, chosen from the database URL."""
 
-import time
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -25,41 +24,44 @@ def engine_options(app, uri):
         return {"connect_args": {"timeout": app.config["SQLITE_BUSY_TIMEOUT"]}}
     return {
         # With no idle threshold, SQLAlchemy's own ping on every checkout; otherwise
-        # ping_idle_connections() pings only connections that sat idle (see there).
+        # api/pool.py pings only connections that sat idle.
         "pool_pre_ping": app.config["DATABASE_PING_IDLE_SECONDS"] <= 0,
+        # A real cap: with an overflow (SQLAlchemy's default: 10 more) a few instances
+        # under load take every connection a small database has.
         "pool_size": app.config["DATABASE_POOL_SIZE"],
+        "max_overflow": 0,
+        "pool_timeout": app.config["DATABASE_POOL_TIMEOUT"],
+        # Last in, first out: a light load keeps reusing the same few connections, and
+        # the others stay idle long enough to be closed (api/pool.py).
+        "pool_use_lifo": True,
         "pool_recycle": 300,
-        "connect_args": {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"]},
+        "connect_args": postgres_connect_args(app.config),
     }
 
 
-def ping_idle_connections(engine, idle_seconds):
-    """Pre-ping a pooled connection before use when it sat idle for `idle_seconds` or more.
+POOLER_MODES = ("", "transaction")
 
-    A connection goes bad while it sits unused: a database restart or failover, an idle
-    timeout in a firewall or proxy. Pinging those before use replaces them without an
-    error, as pool_pre_ping does; pinging a connection that answered a moment ago would
-    only add a round trip to every request (about a fifth of a GET's time, measured). If
-    one dies while busy, its request gets a 503 and the pool replaces every connection
-    that existed at that moment.
-    """
-    if idle_seconds <= 0:
-        return  # pool_pre_ping is on (engine_options)
 
-    @sa.event.listens_for(engine, "checkin")
-    def note_idle_since(dbapi_connection, connection_record):
-        connection_record.info["idle_since"] = time.monotonic()
-
-    @sa.event.listens_for(engine, "checkout")
-    def ping_if_idle(dbapi_connection, connection_record, connection_proxy):
-        idle_since = connection_record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as error:
-            # The pool discards this connection and checks out a fresh one.
-            raise sa.exc.DisconnectionError(str(error)) from error
+def postgres_connect_args(config):
+    """psycopg's connection arguments: timeouts, and what a transaction pooler allows."""
+    pooler = config["DATABASE_POOLER"]
+    if pooler not in POOLER_MODES:
+        raise ValueError(f"DATABASE_POOLER must be unset or 'transaction', not {pooler!r}")
+    arguments = {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]}
+    if pooler == "transaction":
+        # A transaction pooler hands each transaction to any server connection: a statement
+        # that psycopg prepared on one (after 5 runs) is missing or means another query on
+        # the next. PgBouncer also refuses the `options` startup parameter, so the timeouts
+        # are the role's (README: ALTER ROLE ... SET statement_timeout).
+        arguments["prepare_threshold"] = None
+        return arguments
+    milliseconds = config["DATABASE_STATEMENT_TIMEOUT"] * 1000
+    if milliseconds > 0:
+        # Sent when connecting, so it costs requests nothing, and it bounds every statement,
+        # the GET's raw-driver SELECT and create's autocommit INSERT included.
+        timeouts = f"statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+        arguments["options"] = f"-c {timeouts}"
+    return arguments
 
 
 SQLITE_SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -127,5 +129,11 @@ def init_database(app):
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         else:
-            ping_idle_connections(db.engine, app.config["DATABASE_PING_IDLE_SECONDS"])
+            from api.pool import IdleConnections
+
+            IdleConnections(
+                db.engine,
+                ping_after=app.config["DATABASE_PING_IDLE_SECONDS"],
+                close_after=app.config["DATABASE_CLOSE_IDLE_SECONDS"],
+            )
     app.extensions["readiness_engine"] = readiness_engine(app, uri)

@@ -53,8 +53,19 @@ def handle_unexpected_error(error):
 
 
 def handle_database_unavailable(error):
-    """A database that is down or locked is a temporary condition, not a bug: 503."""
+    """A database that is down, full or locked is a temporary condition, not a bug: 503."""
     current_app.logger.error("database unavailable: %s", getattr(error, "orig", None) or error)
+    return database_problem()
+
+
+def handle_database_error(error):
+    """Any other database error: still a 503, never a 500 (a pooler that lost a prepared
+    statement says ProgrammingError), but with the traceback, since it may be a bug."""
+    current_app.logger.exception("database error", exc_info=error)
+    return database_problem()
+
+
+def database_problem():
     metrics.count_database_error()
     return problem_response(
         503,
@@ -68,4 +79,7 @@ def register_error_handlers(app):
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(sa.exc.OperationalError, handle_database_unavailable)
     app.register_error_handler(sa.exc.InterfaceError, handle_database_unavailable)
+    # No free connection in the worker's pool within DATABASE_POOL_TIMEOUT.
+    app.register_error_handler(sa.exc.TimeoutError, handle_database_unavailable)
+    app.register_error_handler(sa.exc.DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -43,6 +43,11 @@ def run_migrations_online():
     with database.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, **configure_args)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # The app's statement timeout (DATABASE_STATEMENT_TIMEOUT) is for requests;
+                # a migration may rewrite a big table. Its lock_timeout stays, so a migration
+                # that cannot get its lock fails instead of queueing every request behind it.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 
