@@ -2,8 +2,8 @@
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements,
 and for the tests makes sure a Postgres server answers on 127.0.0.1:5432 and that
-Prometheus's tools are there (installing Debian's packages when it can). Standard library
-only, since it runs before anything is installed.
+Prometheus's tools and nginx are there (installing Debian's packages when it can).
+Standard library only, since it runs before anything is installed.
 """
 
 import hashlib
@@ -113,6 +113,18 @@ def ensure_prometheus():
             as_root("systemctl", "disable", "--now", "prometheus")
 
 
+def ensure_nginx():
+    """The proxy tests put a real nginx (Debian's package) in front of gunicorn."""
+    if not shutil.which("nginx"):
+        apt_install("nginx")
+        if Path("/run/systemd/system").exists():
+            # The package starts nginx on port 80; the tests start their own, on free ports.
+            as_root("systemctl", "disable", "--now", "nginx")
+        elif Path("/run/nginx.pid").exists():
+            # No systemd (a container): the package's init script started it.
+            as_root("nginx", "-s", "stop")
+
+
 def flask(*arguments, **kwargs):
     run(BIN / "flask", "--app", "api", *arguments, cwd=ROOT, **kwargs)
 
@@ -135,6 +147,7 @@ def command_test(pytest_arguments):
     ensure_virtualenv()
     ensure_postgres()
     ensure_prometheus()
+    ensure_nginx()
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)
 

@@ -103,4 +103,9 @@ def create_app(config=None):
     from api.access import record_requests
 
     record_requests(app)
+
+    from api.bodies import drain_unread_bodies
+
+    # Outside the request wrapper: the drain's time is not the app's.
+    drain_unread_bodies(app)
     return app
