@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
 from tests.nginx import nginx
-from tests.servers import gunicorn, request
+from tests.servers import free_port, gunicorn, request
 
 pytestmark = pytest.mark.server
 
@@ -74,6 +74,48 @@ def test_app_refusals_reach_the_client_behind_the_platforms_default_nginx(
     with nginx(tmp_path / "nginx", upstream, shipped=False) as base_url:
         answers = send_all(base_url, token, [200 * KIB, 900 * KIB, 1000 * KIB], repeat=20)
     assert_all_problems(answers, {413, 415})
+
+
+def test_shipped_nginx_answers_what_it_refuses_as_problems(upstream, token, tmp_path):
+    """The repository's nginx files: bodies over its limit get a 413 problem from nginx."""
+    with nginx(tmp_path / "nginx", upstream) as base_url:
+        too_large = send_all(base_url, token, [200 * KIB, 900 * KIB, 2048 * KIB], repeat=20)
+        # Somewhat over the app's 16 KiB: still the app's own answers (they carry its id).
+        app_answers = send_all(base_url, token, [20 * KIB], repeat=5)
+        person = {"name": "ann", "age": 7, "locale": "LDN"}
+        headers = {**bearer(token), "Content-Type": "application/json"}
+        created = request(base_url, "PUT", "/resources/data/", json.dumps(person), headers)
+    assert_all_problems(too_large, {413})
+    assert {answer.json()["status"] for answer in too_large} == {413}
+    assert all("X-Request-ID" not in answer.headers for answer in too_large)
+    assert_all_problems(app_answers, {413, 415})
+    assert {answer.status for answer in app_answers} == {413, 415}
+    assert all("X-Request-ID" in answer.headers for answer in app_answers)
+    assert created.status == 201 and created.json()["name"] == "ann"
+
+
+def silent_upstream():
+    """A listening socket that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    return listener
+
+
+def test_shipped_nginx_answers_gateway_errors_as_problems(tmp_path):
+    """No app behind nginx (502), or an app that does not answer in time (504)."""
+    with nginx(tmp_path / "down", f"http://127.0.0.1:{free_port()}") as base_url:
+        down = request(base_url, "GET", "/resources/data/1")
+    with silent_upstream() as listener:
+        address = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        # The platform waits 60 s for the app; the test does not.
+        with nginx(tmp_path / "slow", address, location_extra="proxy_read_timeout 1s;") as url:
+            slow = request(url, "GET", "/resources/data/1")
+    assert (down.status, down.headers["Content-Type"]) == (502, PROBLEM)
+    assert down.headers["Retry-After"] == "1"
+    assert down.json()["status"] == 502
+    assert (slow.status, slow.headers["Content-Type"]) == (504, PROBLEM)
+    assert slow.json()["title"] == "Gateway Timeout"
 
 
 def test_a_body_announced_larger_than_the_drain_bound_is_not_read(upstream, token):
