@@ -104,6 +104,11 @@ def create_app(config=None):
 
     record_requests(app)
 
+    from api.proxies import trust_proxies
+
+    # Outside the request wrapper, which logs the address this finds.
+    trust_proxies(app)
+
     from api.bodies import drain_unread_bodies
 
     # Outside the request wrapper: the drain's time is not the app's.

@@ -1,5 +1,6 @@
 """The service behind the reverse proxies the platforms put in front of it (real nginx)."""
 
+import http.client
 import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -7,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.deployment import wait_for_log
 from tests.nginx import nginx
 from tests.servers import free_port, gunicorn, request
 
@@ -129,3 +131,32 @@ def test_a_body_announced_larger_than_the_drain_bound_is_not_read(upstream, toke
         connection.sendall(head.encode() + b"{" * 1000)
         answer = connection.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def request_from(source, base_url, path, headers):
+    """A GET sent from another loopback address, so the client is not where nginx is."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def test_the_client_address_behind_nginx_is_logged_and_cannot_be_forged(
+    upstream, token, tmp_path
+):
+    with nginx(tmp_path / "nginx", upstream) as base_url:
+        plain = request_from("127.0.0.2", base_url, "/resources/data/1", bearer(token))
+        forged_header = {**bearer(token), "X-Forwarded-For": "203.0.113.66"}
+        forged = request_from("127.0.0.3", base_url, "/resources/data/1", forged_header)
+    ids = {plain.headers["X-Request-ID"]: "127.0.0.2", forged.headers["X-Request-ID"]: "127.0.0.3"}
+    for request_id in ids:  # lines are written in batches, up to 100 ms later
+        log = wait_for_log(tmp_path / "gunicorn.log", request_id)
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    logged = {line["request_id"]: line["client"] for line in lines if line["request_id"] in ids}
+    # nginx itself, the peer gunicorn sees, is 127.0.0.1.
+    assert logged == ids
