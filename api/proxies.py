@@ -8,6 +8,10 @@ the client's own text and is ignored, so a client cannot choose the address that
 Only the address: gunicorn already takes the scheme (X-Forwarded-Proto) from the proxies
 it trusts (`forwarded_allow_ips`), and it never changes REMOTE_ADDR itself, whatever
 FORWARDED_ALLOW_IPS says (Heroku sets it to '*').
+
+werkzeug's ProxyFix costs about 7 µs a request (timeit; a ten-line version of our own took
+1.4), about half a percent of a GET's CPU time under gunicorn: not worth our own copy of
+code whose whole point is to be right.
 """
 
 from werkzeug.middleware.proxy_fix import ProxyFix
