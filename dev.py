@@ -115,7 +115,8 @@ def ensure_prometheus():
 
 def ensure_nginx():
     """The proxy tests put a real nginx (Debian's package) in front of gunicorn."""
-    if not shutil.which("nginx"):
+    # /usr/sbin is not on every user's PATH.
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         apt_install("nginx")
         if Path("/run/systemd/system").exists():
             # The package starts nginx on port 80; the tests start their own, on free ports.
