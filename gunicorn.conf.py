@@ -38,6 +38,11 @@ errorlog = "-"
 # No preload_app: each worker builds its own app, and so its own database engine,
 # after the fork; no connection is ever shared between processes.
 preload_app = False
+# Heroku sets FORWARDED_ALLOW_IPS='*', which makes gunicorn take SCRIPT_NAME and PATH_INFO
+# from request headers of those names (its default forwarder_headers) from anyone: a client
+# could move its own request's path, so that the log shows another one, or get gunicorn's
+# HTML 400. No proxy in front sets them; X-Forwarded-Proto is still taken from trusted ones.
+forwarder_headers = ""
 # gunicorn's control socket lives in the home folder by default, where parallel
 # servers would share it; nothing here uses it.
 control_socket_disable = True

@@ -56,6 +56,9 @@ def test_stdout_stays_one_json_object_a_line(dyno_environment, tmp_path):
         # Heroku's router appends the address the request came from to what the client sent.
         routed = {**bearer(token), "X-Forwarded-For": "203.0.113.66, 198.51.100.7"}
         answers.append(request(base_url, "GET", "/resources/data/1", headers=routed))
+        # Nor the headers gunicorn would map to SCRIPT_NAME and PATH_INFO by default.
+        moved = {**bearer(token), "SCRIPT_NAME": "/resources", "PATH_INFO": "/metrics"}
+        answers.append(request(base_url, "GET", "/resources/data/1", headers=moved))
         # A reload reads GUNICORN_CMD_ARGS again and sets the loggers up anew.
         wait_for_log(tmp_path / "stderr.log", "Booting worker", count=2)
         os.kill(process.pid, signal.SIGHUP)
@@ -64,7 +67,7 @@ def test_stdout_stays_one_json_object_a_line(dyno_environment, tmp_path):
         answers.append(request(base_url, "GET", "/resources/data/1", headers=bearer(token)))
     # The web process has stopped: every line it wrote is in the file.
     lines = (tmp_path / "stdout.log").read_text().splitlines()
-    assert [answer.status for answer in answers] == [201, 200, 401, 404, 200, 200]
+    assert [answer.status for answer in answers] == [201, 200, 401, 404, 200, 200, 200]
     entries = [json.loads(line) for line in lines]  # fails on any plain access line
     logged = {entry["request_id"] for entry in entries if entry["message"] == "request"}
     assert {answer.headers["X-Request-ID"] for answer in answers} <= logged
@@ -72,3 +75,5 @@ def test_stdout_stays_one_json_object_a_line(dyno_environment, tmp_path):
     clients = {entry["request_id"]: entry["client"] for entry in entries if "client" in entry}
     assert clients[answers[4].headers["X-Request-ID"]] == "198.51.100.7"
     assert clients[answers[0].headers["X-Request-ID"]] == "127.0.0.1"
+    paths = {entry["request_id"]: entry["path"] for entry in entries if "path" in entry}
+    assert paths[answers[5].headers["X-Request-ID"]] == "/resources/data/1"
