@@ -1,15 +1,15 @@
 """Read what is left of a request body the app answered without reading, up to a bound.
 
 The app refuses some requests before it reads their body: 413 (too large), 415 (a type it
-does not read), 401 and 403. gunicorn closes the connection after every response here (no
+does not read), 401, 403, 404 and 405. gunicorn closes the connection after every response here (no
 keep-alive: see gunicorn.conf.py), and closing a socket with unread bytes makes the kernel
 reset the connection. A proxy still sending the body then gets "Broken pipe" instead of the
-answer: behind Elastic Beanstalk's nginx, 8 to 11 of 20 requests with 900 KB bodies got
+answer: behind Elastic Beanstalk's nginx, 7 to 15 of 20 requests with 900 KB bodies got
 nginx's 502 page instead of the app's 413 or 415 (tests/test_proxies.py). Reading the rest
 first lets the proxy finish sending, so it reads the app's answer.
 
 A client must not be able to make a worker read gigabytes, hence the bound: a body whose
-Content-Length is above it is not read at all (the connection is reset as before), and a
+Content-Length is above it is not read at all (the connection may be reset as before), and a
 chunked body is read up to it. nginx's own body limit (.platform/nginx) is below the bound,
 so behind it every body the app did not read is drained.
 """
