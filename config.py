@@ -110,3 +110,6 @@ class Config:
     READINESS_TIMEOUT = _int("READINESS_TIMEOUT", 2)
     # Request log lines wait at most this long to be written together (0: each at once).
     LOG_FLUSH_MS = _int("LOG_FLUSH_MS", 100)
+    # Proxies in front that append to X-Forwarded-For (Heroku's router; Elastic Beanstalk's
+    # nginx); the entry they wrote is the client's address. 0: clients connect directly.
+    TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 1)

@@ -2,8 +2,8 @@
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements (the
 service's for `run`, the service's and the test tools' for `test`), and for the tests starts
-a private, throw-away Postgres cluster and makes sure Prometheus's tools and PgBouncer are
-there (installing Debian's packages when they are missing). It never changes the
+a private, throw-away Postgres cluster and makes sure Prometheus's tools, PgBouncer and
+nginx are there (installing Debian's packages when they are missing). It never changes the
 configuration of a database server already on the machine. Standard library only, since it
 runs before anything is installed.
 """
@@ -29,17 +29,17 @@ def say(message):
     print(f"[dev] {message}", file=sys.stderr, flush=True)
 
 
-def run(*command, **kwargs):
+def run(*command, check=True, **kwargs):
     say(" ".join(str(part) for part in command))
-    subprocess.run(command, check=True, **kwargs)
+    subprocess.run(command, check=check, **kwargs)
 
 
-def as_root(*command):
+def as_root(*command, check=True):
     """Run a system command as root, through sudo when we are not root already."""
     if os.geteuid() == 0:
-        run(*command)
+        run(*command, check=check)
     elif shutil.which("sudo"):
-        run("sudo", *command)
+        run("sudo", *command, check=check)
     else:
         sys.exit(f"[dev] please run as root: {' '.join(command)}")
 
@@ -140,22 +140,36 @@ class PrivatePostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def ensure_prometheus():
-    """The metrics tests run promtool and a real Prometheus server (Debian's package)."""
-    if not (shutil.which("promtool") and shutil.which("prometheus")):
-        apt_install("prometheus")
-        if Path("/run/systemd/system").exists():
-            # The package starts a Prometheus service on port 9090; the tests start their own.
-            as_root("systemctl", "disable", "--now", "prometheus")
+# Debian packages the tests start servers from, each on free loopback ports of its own:
+# package -> the programs the tests run from it. The packages start a service of their own
+# (Prometheus on 9090, PgBouncer on 6432, nginx on 80), which the tests do not use: it is
+# stopped again right after the install.
+TEST_SERVER_PACKAGES = {
+    "prometheus": ("prometheus", "promtool"),  # the metrics tests
+    "pgbouncer": ("pgbouncer",),  # the pooler tests, in front of the test Postgres
+    "nginx": ("nginx",),  # the proxy tests, in front of gunicorn
+}
 
 
-def ensure_pgbouncer():
-    """The pooler tests start a PgBouncer of their own in front of the test Postgres."""
-    if not (shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()):
-        apt_install("pgbouncer")
+def installed(program):
+    # /usr/sbin, where pgbouncer and nginx live, is not on every user's PATH.
+    return bool(shutil.which(program) or Path("/usr/sbin", program).exists())
+
+
+def ensure_test_servers():
+    missing = [
+        package
+        for package, programs in TEST_SERVER_PACKAGES.items()
+        if not all(installed(program) for program in programs)
+    ]
+    if not missing:
+        return
+    apt_install(*missing)
+    for service in missing:
         if Path("/run/systemd/system").exists():
-            # The package starts a PgBouncer service on port 6432; the tests start their own.
-            as_root("systemctl", "disable", "--now", "pgbouncer")
+            as_root("systemctl", "disable", "--now", service)
+        elif shutil.which("service"):  # no systemd: the package's init script may have
+            as_root("service", service, "stop", check=False)  # started it
 
 
 def flask(*arguments, **kwargs):
@@ -178,8 +192,7 @@ def command_run():
 
 def command_test(pytest_arguments):
     ensure_virtualenv(DEV_REQUIREMENTS)
-    ensure_prometheus()
-    ensure_pgbouncer()
+    ensure_test_servers()
     run(BIN / "ruff", "check", ".", cwd=ROOT)
     if os.environ.get("TEST_POSTGRES_URL"):  # a server of your own choosing
         run(BIN / "python", "-m", "pytest", *pytest_arguments, cwd=ROOT)

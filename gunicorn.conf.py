@@ -4,6 +4,8 @@ import glob
 import os
 import tempfile
 
+from gunicorn.glogging import Logger
+
 
 def _positive_int(name, default):
     """An integer setting from the environment; unset, invalid or below 1 means the default."""
@@ -36,6 +38,11 @@ errorlog = "-"
 # No preload_app: each worker builds its own app, and so its own database engine,
 # after the fork; no connection is ever shared between processes.
 preload_app = False
+# Heroku sets FORWARDED_ALLOW_IPS='*', which makes gunicorn take SCRIPT_NAME and PATH_INFO
+# from request headers of those names (its default forwarder_headers) from anyone: a client
+# could move its own request's path, so that the log shows another one, or get gunicorn's
+# HTML 400. No proxy in front sets them; X-Forwarded-Proto is still taken from trusted ones.
+forwarder_headers = ""
 # gunicorn's control socket lives in the home folder by default, where parallel
 # servers would share it; nothing here uses it.
 control_socket_disable = True
@@ -47,6 +54,26 @@ control_socket_disable = True
 # another format. gunicorn's own messages (start, worker boot and exit, timeouts) stay on
 # stderr.
 accesslog = None
+
+
+class NoAccessLog(Logger):
+    """gunicorn's logger, minus the access log, whatever --access-logfile says.
+
+    Heroku's Python buildpack sets GUNICORN_CMD_ARGS="--access-logfile -" on every dyno, and
+    that variable (like the command line) overrides this file: `accesslog = None` alone
+    left half of stdout as gunicorn's plain access lines among the app's JSON ones. Those
+    settings do not name a logger class, so this one holds, and after a reload (SIGHUP) too.
+    """
+
+    @property
+    def access_log_enabled(self):
+        return False
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+logger_class = NoAccessLog
 
 # Every worker keeps its metrics in files here, and a scrape adds up all the files.
 # prometheus_client picks that mode when it is first imported, in a worker after the fork,

@@ -6,11 +6,13 @@ from flask import Flask
 
 from api.access import record_requests
 from api.auth import init_token_cache
+from api.bodies import drain_unread_bodies
 from api.cli import register_commands
 from api.database import init_database
 from api.errors import register_error_handlers
 from api.logs import init_logging
 from api.metrics import metrics
+from api.proxies import trust_proxies
 from api.settings_check import check_settings
 from config import Config
 
@@ -30,6 +32,8 @@ def create_app(config=None):
     register_commands(app)
     init_logging(app)
     record_requests(app)
+    trust_proxies(app)  # outside the request wrapper, which logs the address it finds
+    drain_unread_bodies(app)  # outside it too: the drain's time is not the app's
     return app
 
 

@@ -88,6 +88,8 @@ class RequestRecorder:
             status=status,
             seconds=seconds,
             token=environ.get(TOKEN_NAME),
+            # The client's address, behind proxies as far as they are trusted (api/proxies.py).
+            client=environ.get("REMOTE_ADDR"),
         )
 
 

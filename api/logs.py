@@ -138,7 +138,7 @@ class StdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def log_request(logger, *, request_id, method, path, route, status, seconds, token):
+def log_request(logger, *, request_id, method, path, route, status, seconds, token, client):
     """The access log line (never the token itself, only its name)."""
     if not logger.isEnabledFor(logging.INFO):
         return
@@ -155,6 +155,7 @@ def log_request(logger, *, request_id, method, path, route, status, seconds, tok
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
         "token": token,
+        "client": client,
     }
     writer.write(json.dumps(entry))
 

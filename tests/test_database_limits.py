@@ -234,6 +234,7 @@ def test_a_database_error_that_is_not_an_outage_is_a_503_with_its_traceback_logg
     dispose(app)
 
 
+@pytest.mark.server  # reads the settings in a fresh interpreter
 @pytest.mark.parametrize(
     ("environment", "pool_size"),
     [

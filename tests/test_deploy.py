@@ -202,7 +202,7 @@ def test_ebextensions_set_production_readiness_check_and_one_migration():
 @pytest.mark.server
 def test_platform_hooks_are_committed_executable():
     listing = subprocess.run(
-        ["git", "ls-files", "-s", "--", ".platform"],
+        ["git", "ls-files", "-s", "--", ".platform/hooks"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -44,6 +44,7 @@ def test_one_json_line_per_request_with_its_request_id(app, capsys):
         "route": PERSON_ROUTE,
         "status": 200,
         "token": "ci-writer",
+        "client": "127.0.0.1",
     }
     assert created_line["status"] == 201 and created_line["route"] == "/resources/data/"
     assert missing_line["route"] is None and missing_line["token"] is None

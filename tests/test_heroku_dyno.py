@@ -1,0 +1,79 @@
+"""The Procfile's web command with the variables Heroku's Python buildpack sets on a dyno."""
+
+import json
+import os
+import signal
+
+import pytest
+
+from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.deployment import (
+    ROOT,
+    platform_environment,
+    procfile_processes,
+    wait_for_log,
+    web_process,
+)
+from tests.servers import free_port, request
+
+pytestmark = pytest.mark.server
+
+# What the buildpack exports on every dyno (heroku/heroku-buildpack-python's profile script).
+BUILDPACK_VARIABLES = {"GUNICORN_CMD_ARGS": "--access-logfile -", "FORWARDED_ALLOW_IPS": "*"}
+
+
+@pytest.fixture
+def dyno_environment(make_postgres_database, tmp_path):
+    """A dyno's environment (production, Postgres, the buildpack's variables) and a token."""
+    database_url = make_postgres_database()
+    migrate(database_url)
+    app = build_app(database_url)
+    token = make_token(app)
+    dispose(app)
+    env = platform_environment(
+        tmp_path,
+        PORT=str(free_port()),
+        DATABASE_URL=database_url.replace("postgresql://", "postgres://", 1),
+        WEB_CONCURRENCY="2",
+        DYNO="web.1",
+        **BUILDPACK_VARIABLES,
+    )
+    return env, token
+
+
+def test_stdout_stays_one_json_object_a_line(dyno_environment, tmp_path):
+    env, token = dyno_environment
+    person = json.dumps({"name": "ann", "age": 7, "locale": "LDN"})
+    writer = {**bearer(token), "Content-Type": "application/json"}
+    web = procfile_processes(ROOT / "Procfile")["web"]
+    with web_process(web, env, tmp_path) as (base_url, process):
+        answers = [
+            request(base_url, "PUT", "/resources/data/", person, writer),
+            request(base_url, "GET", "/resources/data/1", headers=bearer(token)),
+            request(base_url, "GET", "/resources/data/1"),
+            request(base_url, "GET", "/no/such/page", headers=bearer(token)),
+        ]
+        # Heroku's router appends the address the request came from to what the client sent.
+        routed = {**bearer(token), "X-Forwarded-For": "203.0.113.66, 198.51.100.7"}
+        answers.append(request(base_url, "GET", "/resources/data/1", headers=routed))
+        # Nor the headers gunicorn would map to SCRIPT_NAME and PATH_INFO by default.
+        moved = {**bearer(token), "SCRIPT_NAME": "/resources", "PATH_INFO": "/metrics"}
+        answers.append(request(base_url, "GET", "/resources/data/1", headers=moved))
+        # A reload reads GUNICORN_CMD_ARGS again and sets the loggers up anew.
+        wait_for_log(tmp_path / "stderr.log", "Booting worker", count=2)
+        os.kill(process.pid, signal.SIGHUP)
+        reloaded = wait_for_log(tmp_path / "stderr.log", "Booting worker", count=4)
+        assert reloaded.count("Booting worker") == 4
+        answers.append(request(base_url, "GET", "/resources/data/1", headers=bearer(token)))
+    # The web process has stopped: every line it wrote is in the file.
+    lines = (tmp_path / "stdout.log").read_text().splitlines()
+    assert [answer.status for answer in answers] == [201, 200, 401, 404, 200, 200, 200]
+    entries = [json.loads(line) for line in lines]  # fails on any plain access line
+    logged = {entry["request_id"] for entry in entries if entry["message"] == "request"}
+    assert {answer.headers["X-Request-ID"] for answer in answers} <= logged
+    # FORWARDED_ALLOW_IPS='*' does not make gunicorn trust the client's part of the header.
+    clients = {entry["request_id"]: entry["client"] for entry in entries if "client" in entry}
+    assert clients[answers[4].headers["X-Request-ID"]] == "198.51.100.7"
+    assert clients[answers[0].headers["X-Request-ID"]] == "127.0.0.1"
+    paths = {entry["request_id"]: entry["path"] for entry in entries if "path" in entry}
+    assert paths[answers[5].headers["X-Request-ID"]] == "/resources/data/1"
