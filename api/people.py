@@ -6,8 +6,10 @@ import sqlalchemy as sa
 from flask import Blueprint, url_for
 from werkzeug.exceptions import NotFound
 
+from api import queries
 from api.extensions import auth, db, metrics
 from api.models import PUBLIC_COLUMNS, Person, person_document, utcnow
+from api.queries import one_statement_connection
 from api.validation import person_from_request
 
 bp = Blueprint("people", __name__)
@@ -64,28 +66,8 @@ def fetch_person(person_id):
     return person
 
 
-def one_statement_connection():
-    """A pooled connection for a single statement (create's INSERT ... RETURNING).
-
-    On Postgres it is in autocommit mode, which saves the BEGIN and COMMIT round trips;
-    on SQLite the caller commits, as switching the driver's mode would cost a PRAGMA
-    on every request.
-    """
-    connection = db.engine.connect()
-    if connection.dialect.name != "sqlite":
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-    return connection
-
-
 def no_such_person(person_id):
     return NotFound(f"There is no person with id {person_id}.")
-
-
-def get_person_or_404(person_id):
-    person = db.session.get(Person, person_id)
-    if person is None:
-        raise no_such_person(person_id)
-    return person
 
 
 # Both spellings of the collection answer; a redirect would lose the body with curl.
@@ -120,22 +102,23 @@ def get_person(person_id):
 def replace_person(person_id):
     """Replace every field of an existing person."""
     fields = person_from_request()
-    person = get_person_or_404(person_id)
-    for name, value in fields.items():
-        setattr(person, name, value)
-    person.updated_at = utcnow()
-    db.session.commit()
+    with one_statement_connection() as connection:
+        person = queries.replace_person(connection, person_id, fields)
+        connection.commit()
+    if person is None:  # never stored, or deleted, perhaps a moment ago
+        raise no_such_person(person_id)
     metrics.count_change("replaced")
-    return person.to_dict()
+    return person_document(person)
 
 
 @bp.delete(PERSON_URL)
 @auth.login_required(role="write")
 def delete_person(person_id):
     """Delete a person and return what was deleted."""
-    person = get_person_or_404(person_id)
-    deleted = person.to_dict()
-    db.session.delete(person)
-    db.session.commit()
+    with one_statement_connection() as connection:
+        deleted = queries.delete_person(connection, person_id)
+        connection.commit()
+    if deleted is None:
+        raise no_such_person(person_id)
     metrics.count_change("deleted")
-    return deleted
+    return person_document(deleted)
