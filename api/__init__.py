@@ -80,6 +80,11 @@ def create_app(config=None):
 
     init_token_cache(app)
 
+    from api.routing import IdConverter
+
+    # Before the routes that use it: a rule reads its converters when it is added.
+    app.url_map.converters["id"] = IdConverter
+
     from api.people import bp as people_bp
 
     app.register_blueprint(people_bp)

@@ -15,7 +15,7 @@ from tests.test_auth import assert_unauthorized
 from tests.test_people import PETER, assert_problem
 
 REQUESTS = "people_api_http_requests_total"
-PERSON_ROUTE = "/resources/data/<int(max=2147483647):person_id>"
+PERSON_ROUTE = "/resources/data/<id:person_id>"
 
 
 def scrape(app):

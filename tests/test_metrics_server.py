@@ -25,7 +25,7 @@ from tests.test_monitoring import dashboard_panels
 
 WORKERS = 3
 REQUESTS = "people_api_http_requests_total"
-PERSON_ROUTE = "/resources/data/<int(max=2147483647):person_id>"
+PERSON_ROUTE = "/resources/data/<id:person_id>"
 
 
 class Server:
