@@ -30,6 +30,18 @@ class PeopleApi(Flask):
         except TypeError:  # an unhashable callable
             return super().ensure_sync(func)
 
+    def make_default_options_response(self):
+        """OPTIONS on any route: 204 with Allow and no body.
+
+        Flask's default is a 200 with an empty text/html body; a client asking which
+        methods a URL has expects no content. It needs no token: Allow tells nothing the
+        README does not, and CORS preflights never carry credentials.
+        """
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
 
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the environment's settings."""

@@ -103,3 +103,21 @@ def test_a_method_the_person_url_does_not_have_is_405_with_allow(app, client):
             assert_problem(response, 405)
             allowed = {item.strip() for item in response.headers["Allow"].split(",")}
             assert {"GET", "HEAD", "PUT", "DELETE"} <= allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/resources/data", {"PUT", "OPTIONS"}),
+        ("/resources/data/", {"PUT", "OPTIONS"}),
+        ("/resources/data/1", {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
+        ("/healthz", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_options_is_204_with_allow_and_no_body_without_a_token(app, stored_people, path, allowed):
+    response = app.test_client().options(path)
+    assert response.status_code == 204
+    assert {item.strip() for item in response.headers["Allow"].split(",")} == allowed
+    assert response.data == b""
+    assert "Content-Type" not in response.headers
+    assert stored_people() == []
