@@ -334,13 +334,18 @@ JUNK_PATHS = [
     "/resources/data/1.5",
     "/resources/data//1",
     "/resources/data/1/x",
+    "/resources/data/01",
+    "/resources/data/\uff11",
+    "/resources/data/\u0661",
 ]
 
 
 @st.composite
 def generated_requests(draw):
     return {
-        "method": draw(st.sampled_from(["GET", "PUT", "PUT", "DELETE", "POST", "PATCH", "HEAD"])),
+        "method": draw(
+            st.sampled_from(["GET", "PUT", "PUT", "DELETE", "POST", "PATCH", "HEAD", "OPTIONS"])
+        ),
         "path": draw(st.sampled_from(PATHS)),
         "pick": draw(st.integers(0, 1000)),
         "junk": draw(st.sampled_from(JUNK_PATHS) | printable_text.map(lambda text: "/" + text)),
