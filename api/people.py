@@ -9,7 +9,6 @@ from werkzeug.exceptions import NotFound
 from api import queries
 from api.extensions import auth, db, metrics
 from api.models import PUBLIC_COLUMNS, Person, person_document, utcnow
-from api.queries import one_statement_connection
 from api.validation import person_from_request
 
 bp = Blueprint("people", __name__)
@@ -80,7 +79,7 @@ def create_person():
     fields = person_from_request()
     now = utcnow()  # one moment for both (the column defaults would each take their own)
     values = {**fields, "created_at": now, "updated_at": now}
-    with one_statement_connection() as connection:
+    with queries.one_statement_connection() as connection:
         person = connection.execute(INSERT_PERSON, values).mappings().one()
         connection.commit()  # on Postgres the INSERT has committed already
     metrics.count_change("created")
@@ -103,7 +102,7 @@ def get_person(person_id):
 def replace_person(person_id):
     """Replace every field of an existing person."""
     fields = person_from_request()
-    with one_statement_connection() as connection:
+    with queries.one_statement_connection() as connection:
         person = queries.replace_person(connection, person_id, fields)
         connection.commit()
     if person is None:  # never stored, or deleted, perhaps a moment ago
@@ -116,7 +115,7 @@ def replace_person(person_id):
 @auth.login_required(role="write")
 def delete_person(person_id):
     """Delete a person and return what was deleted."""
-    with one_statement_connection() as connection:
+    with queries.one_statement_connection() as connection:
         deleted = queries.delete_person(connection, person_id)
         connection.commit()
     if deleted is None:
