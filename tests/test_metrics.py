@@ -90,6 +90,7 @@ def test_people_changes_are_counted(app, client):
     client.delete("/resources/data/2")
     client.put("/resources/data/", json={"name": ""})  # refused: not a change
     client.delete("/resources/data/99")  # no such person: not a change
+    client.put("/resources/data/2", json=PETER)  # deleted before: not a change either
     assert changes() == {"created": 3, "replaced": 1, "deleted": 1}
 
 
