@@ -563,6 +563,11 @@ def parse_arguments():
     )
     if unknown:
         parser.error(f"unknown: {', '.join(sorted(unknown))}")
+    if options.connections is not None:
+        counts = options.connections.split(",")
+        if not all(count.isdigit() and int(count) > 0 for count in counts):
+            parser.error("--connections takes positive whole numbers, such as 8,64")
+        options.connections = [int(count) for count in counts]
     return options
 
 
@@ -578,9 +583,7 @@ def main():
         workers, threads = gunicorn_concurrency(environment)
         # gthread takes at most `threads` connections a worker, so more only queue: as
         # they do behind a platform's router, which holds many client connections.
-        options.connections = [
-            int(count) for count in (options.connections or f"{workers * threads},64").split(",")
-        ]
+        options.connections = options.connections or [workers * threads, 64]
         report = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join(["python3 bench/run.py", *sys.argv[1:]]),
