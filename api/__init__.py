@@ -13,16 +13,32 @@ from api.errors import register_error_handlers
 from api.logs import init_logging
 from api.metrics import metrics
 from api.proxies import trust_proxies
+from api.routing import IdConverter
 from api.settings_check import check_settings
 from config import Config
 
 __version__ = "0.3.0"
 
 
+class PeopleApi(Flask):
+    """Flask, answering OPTIONS with 204 and Allow.
+
+    Flask's default is a 200 with an empty text/html body; a client asking which methods
+    a URL has expects no content. It needs no token: Allow tells nothing the README does
+    not, and CORS preflights never carry credentials.
+    """
+
+    def make_default_options_response(self):
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+
 def create_app(config=None):
     """Build the app; `config` (a mapping) overrides the environment's settings."""
     config = config or {}
-    app = Flask(__name__, instance_path=config.get("INSTANCE_PATH") or Config.INSTANCE_PATH)
+    app = PeopleApi(__name__, instance_path=config.get("INSTANCE_PATH") or Config.INSTANCE_PATH)
     load_settings(app, config)
     init_database(app)
     metrics.init_app(app)
@@ -48,6 +64,9 @@ def load_settings(app, config):
 
 
 def register_blueprints(app):
+    # Before the routes that use it: a rule reads its converters when it is added.
+    app.url_map.converters["id"] = IdConverter
+
     from api.people import bp as people_bp
 
     app.register_blueprint(people_bp)

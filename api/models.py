@@ -48,9 +48,6 @@ class Person(db.Model):
         sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
     )
 
-    def to_dict(self):
-        return person_document({column: getattr(self, column) for column in PUBLIC_COLUMNS})
-
 
 PUBLIC_COLUMNS = ("id", "name", "age", "locale", "created_at", "updated_at")
 

@@ -12,6 +12,8 @@ from api.schemas import field_errors
 
 FORM_FIELD = "data"
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A refusal names this many unknown form fields at most (a body may hold thousands).
+UNKNOWN_FIELDS_NAMED = 10
 
 
 def person_from_request():
@@ -23,6 +25,7 @@ def body_text():
     """The JSON text of the body, from a form field `data` or a JSON body."""
     mimetype = request.mimetype
     if mimetype in FORM_MEDIA_TYPES:
+        refuse_unknown_form_fields()
         # curl -F 'data=@person.json' sends the field as a file part.
         values = request.form.getlist(FORM_FIELD) + [
             upload.read().decode("utf-8", "replace") for upload in request.files.getlist(FORM_FIELD)
@@ -39,6 +42,24 @@ def body_text():
         "Send application/json, or a form field 'data' holding JSON "
         "(application/x-www-form-urlencoded or multipart/form-data)."
     )
+
+
+def refuse_unknown_form_fields():
+    """Refuse, and name, form fields other than `data`, as unknown JSON fields are.
+
+    Ignoring them would lose what a client meant silently (`date=...` for `data=...`). The
+    usual reason to ignore them, a browser form's submit button, does not apply: HTML
+    forms cannot send PUT.
+    """
+    unknown = sorted((set(request.form) | set(request.files)) - {FORM_FIELD})
+    if unknown:
+        named = ", ".join(f"'{name}'" for name in unknown[:UNKNOWN_FIELDS_NAMED])
+        more = len(unknown) - UNKNOWN_FIELDS_NAMED
+        named += f" and {more} more" if more > 0 else ""
+        raise BadRequest(
+            f"Unknown form fields: {named}. Send exactly one form field '{FORM_FIELD}' "
+            "holding a JSON object."
+        )
 
 
 def _reject_constant(name):

@@ -2,8 +2,10 @@
 
 For each database it loads the rows, starts the service exactly as production does
 (gunicorn with the checked-in gunicorn.conf.py, `api:create_app()`, APP_ENV=production,
-a real write token) and the baseline (bench/baseline.py, same gunicorn settings, same
-durability), then runs the wrk scenarios on both, interleaved, and reports medians.
+a real write token, a metrics folder of its own) and the baseline (bench/baseline.py, same
+gunicorn settings, same durability), then runs the wrk scenarios on both, interleaved, at
+each number of connections, and reports medians. After every run of the service it checks
+the service's request counter (bench/counter.py) against what wrk completed.
 Results go to bench/results/latest.json and latest.md.
 """
 
@@ -25,6 +27,10 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python3 bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.counter import counter_matches, requests_counted, settled_count
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -78,6 +84,8 @@ def gunicorn_concurrency(environment):
     """Workers and threads as the checked-in gunicorn.conf.py computes them."""
     saved = dict(os.environ)
     os.environ.update(environment)
+    # Set, so that reading the file makes no temporary metrics folder of its own.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(Path(tempfile.gettempdir()) / "unused")
     try:
         settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     finally:
@@ -170,6 +178,10 @@ def prepared_database(kind, rows, label, options, environment):
             database.url, environment, "tokens", "create", "bench", "--role", "write"
         )
         database.token = output.strip().splitlines()[-1]
+        output = flask_command(
+            database.url, environment, "tokens", "create", "bench-metrics", "--role", "metrics"
+        )
+        database.metrics_token = output.strip().splitlines()[-1]
         say(f"{kind}: {rows:,} rows loaded in {time.monotonic() - started:.1f} s")
         yield database
     finally:
@@ -177,10 +189,11 @@ def prepared_database(kind, rows, label, options, environment):
 
 
 class Server:
-    def __init__(self, label, process, base_url):
+    def __init__(self, label, process, base_url, metrics_token=None):
         self.label = label
         self.process = process
         self.base_url = base_url
+        self.metrics_token = metrics_token  # the service's; the baseline has no metrics
 
     def worker_pids(self):
         pid = self.process.pid
@@ -228,19 +241,31 @@ GUNICORN_OPTIONS = []
 
 @contextlib.contextmanager
 def serving(label, app, database, environment, workdir):
-    """gunicorn with the checked-in config, on a free loopback port."""
+    """gunicorn with the checked-in config, on a free loopback port.
+
+    Each server gets a metrics folder of its own, as each production server has one:
+    gunicorn.conf.py empties the folder when gunicorn starts, so a shared one would lose
+    the first server's numbers when the second starts.
+    """
     port = free_port()
+    metrics_folder = workdir / f"metrics-{label}"
+    metrics_folder.mkdir()
     command = [str(VENV / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", *GUNICORN_OPTIONS]
     command += ["--bind", f"127.0.0.1:{port}", app]
     with open(workdir / f"{label}.log", "wb") as log:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**environment, "DATABASE_URL": database.url},
+            env={
+                **environment,
+                "DATABASE_URL": database.url,
+                "PROMETHEUS_MULTIPROC_DIR": str(metrics_folder),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(label, process, f"http://127.0.0.1:{port}")
+    metrics_token = database.metrics_token if app == SERVICE_APP else None
+    server = Server(label, process, f"http://127.0.0.1:{port}", metrics_token)
     try:
         wait_until_answering(server)
         yield server
@@ -253,11 +278,17 @@ def serving(label, app, database, environment, workdir):
             process.wait()
 
 
-def run_wrk(server, scenario, seconds, options, database, rows):
-    """One wrk run; returns the summary the Lua `done` hook prints."""
-    command = ["wrk", "--latency", "-t", str(options.wrk_threads), "-c", str(options.connections)]
+def run_wrk(server, scenario, seconds, connections, options, database, rows):
+    """One wrk run; returns the summary the Lua `done` hook prints.
+
+    For the service it also checks that its request counter grew by the requests wrk
+    completed (`counter_ok`).
+    """
+    command = ["wrk", "--latency", "-t", str(options.wrk_threads), "-c", str(connections)]
     command += ["-d", f"{seconds}s", "--timeout", "5s", "-s", f"{scenario}.lua"]
     command += [server.base_url, str(rows), database.token]
+    if server.metrics_token:
+        counted_before = requests_counted(server.base_url, server.metrics_token)
     cpu_before = server.cpu_seconds()
     result = subprocess.run(
         command, cwd=BENCH, capture_output=True, text=True, timeout=seconds + 60
@@ -267,7 +298,21 @@ def run_wrk(server, scenario, seconds, options, database, rows):
         sys.exit(f"[bench] wrk failed:\n{result.stdout}{result.stderr}")
     line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
     summary = json.loads(line)
+    counter = {}
+    if server.metrics_token:
+        counted = settled_count(server.base_url, server.metrics_token) - counted_before
+        counter["counted"] = round(counted)
+        # A request wrk gave up on (a socket error) may still be answered and counted.
+        unanswered = connections + summary["socket_errors"]
+        counter["counter_ok"] = counter_matches(counted, summary["requests"], unanswered)
+        if not counter["counter_ok"]:
+            say(
+                f"{server.label}: the request counter grew by {counted:.0f}, "
+                f"wrk completed {summary['requests']} requests"
+            )
     return {
+        "requests": summary["requests"],
+        **counter,
         "rps": round(summary["requests"] / (summary["duration_us"] / 1e6), 1),
         "p50_ms": summary["p50_us"] / 1000,
         "p99_ms": summary["p99_us"] / 1000,
@@ -278,20 +323,17 @@ def run_wrk(server, scenario, seconds, options, database, rows):
     }
 
 
-def production_environment(workdir, label):
+def production_environment(workdir):
     """What a production deployment sets; anything it turns on is on for the service.
 
-    APP_ENV=production is how the app knows it is deployed, and a multiprocess metrics
-    folder is what prometheus_client wants under gunicorn (unused where there are none).
+    APP_ENV=production is how the app knows it is deployed. Each server gets its own
+    metrics folder (serving), as each production server has its own.
     """
-    metrics = workdir / f"metrics-{label}"
-    metrics.mkdir(exist_ok=True)
     return {
         **os.environ,
         "APP_ENV": "production",
         # The benchmark's SQLite file is on this machine's own disk.
         "SQLITE_PERSISTENT_DISK": "1",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         "INSTANCE_PATH": str(workdir / "instance"),
     }
 
@@ -311,7 +353,8 @@ def summarise(runs):
 
 def compare(kind, options, environment):
     """Service and baseline on the same data, interleaved round by round."""
-    results = {}
+    results = {"scenarios": []}
+    rows = options.rows
     with contextlib.ExitStack() as stack:
         database = stack.enter_context(
             prepared_database(kind, options.rows, kind, options, environment)
@@ -324,37 +367,48 @@ def compare(kind, options, environment):
                 serving(f"{kind}-baseline", BASELINE_APP, database, environment, options.workdir)
             ),
         }
-        for server in servers.values():
-            run_wrk(server, "mix", options.warmup, options, database, options.rows)
-        runs = {scenario: {"service": [], "baseline": []} for scenario in options.scenarios}
+        for name, server in servers.items():
+            warmup = run_wrk(
+                server, "mix", options.warmup, options.connections[0], options, database, rows
+            )
+            results[f"{name}_warmup"] = warmup
+        runs = {
+            (connections, scenario): {"service": [], "baseline": []}
+            for connections in options.connections
+            for scenario in options.scenarios
+        }
         for round_number in range(options.rounds):
             # Alternate who goes first, so a drift in the machine's load favours neither.
             order = ["service", "baseline"] if round_number % 2 == 0 else ["baseline", "service"]
-            for scenario in options.scenarios:
+            for connections, scenario in runs:
                 for name in order:
-                    run = run_wrk(
-                        servers[name], scenario, options.duration, options, database, options.rows
-                    )
-                    runs[scenario][name].append(run)
+                    server = servers[name]
+                    seconds = options.duration
+                    run = run_wrk(server, scenario, seconds, connections, options, database, rows)
+                    runs[connections, scenario][name].append(run)
                     say(
-                        f"{kind} {scenario} {name} round {round_number + 1}: "
-                        f"{run['rps']:.0f} req/s, p99 {run['p99_ms']:.1f} ms, "
+                        f"{kind} {scenario} {connections} connections {name} round "
+                        f"{round_number + 1}: {run['rps']:.0f} req/s, p99 {run['p99_ms']:.1f} ms, "
                         f"non-2xx {run['non_2xx']}"
                     )
-        for scenario, by_server in runs.items():
+        for (connections, scenario), by_server in runs.items():
             service, baseline = summarise(by_server["service"]), summarise(by_server["baseline"])
-            results[scenario] = {
-                "service": service,
-                "baseline": baseline,
-                "ratio": {
-                    "rps": round(service["rps"] / baseline["rps"], 2),
-                    "p50": round(service["p50_ms"] / baseline["p50_ms"], 2),
-                    "p99": round(service["p99_ms"] / baseline["p99_ms"], 2),
-                    # Requests per CPU second, service/baseline: the req/s ratio that a
-                    # saturated machine would show, without the noise of other load.
-                    "cpu": round(baseline["cpu_us"] / service["cpu_us"], 2),
-                },
-            }
+            results["scenarios"].append(
+                {
+                    "connections": connections,
+                    "scenario": scenario,
+                    "service": service,
+                    "baseline": baseline,
+                    "ratio": {
+                        "rps": round(service["rps"] / baseline["rps"], 2),
+                        "p50": round(service["p50_ms"] / baseline["p50_ms"], 2),
+                        "p99": round(service["p99_ms"] / baseline["p99_ms"], 2),
+                        # Requests per CPU second, service/baseline: the req/s ratio that a
+                        # saturated machine would show, without the noise of other load.
+                        "cpu": round(baseline["cpu_us"] / service["cpu_us"], 2),
+                    },
+                }
+            )
         results["peak_worker_rss_mb"] = {
             name: server.peak_worker_rss_mb() for name, server in servers.items()
         }
@@ -376,12 +430,14 @@ def growth(kind, options, environment):
                 serving(f"{kind}-{label}", SERVICE_APP, database, environment, options.workdir)
             )
             servers[size] = (server, database)
-            run_wrk(server, "get", options.warmup, options, database, size)
+            run_wrk(server, "get", options.warmup, options.connections[0], options, database, size)
         for round_number in range(options.rounds):
             order = sizes if round_number % 2 == 0 else sizes[::-1]
             for size in order:
                 server, database = servers[size]
-                run = run_wrk(server, "get", options.duration, options, database, size)
+                run = run_wrk(
+                    server, "get", options.duration, options.connections[0], options, database, size
+                )
                 runs[size].append(run)
                 say(f"{kind} growth {size:,} rows: {run['rps']:.0f} req/s")
     small, large = summarise(runs[sizes[0]]), summarise(runs[sizes[1]])
@@ -399,24 +455,34 @@ def verdict(passed):
     return "yes" if passed else "**no**"
 
 
+def counter_checks(results, growth_result=None):
+    """Whether the service's request counter agreed with wrk, for each run of the service."""
+    runs = [results["service_warmup"]]
+    runs += [run for result in results["scenarios"] for run in result["service"]["runs"]]
+    if growth_result:
+        runs += growth_result["small"]["runs"] + growth_result["large"]["runs"]
+    return [run["counter_ok"] for run in runs]
+
+
 def markdown(report):
     """The readable table: medians, ratios and whether each target is met."""
     lines = [
         f"{report['date']}, `{report['command']}`: {report['cpus']} CPUs, "
         f"{report['settings']['workers']} workers x {report['settings']['threads']} threads, "
-        f"{report['settings']['connections']} wrk connections, {report['rounds']} rounds of "
+        f"{' and '.join(map(str, report['settings']['connections']))} wrk connections, "
+        f"{report['rounds']} rounds of "
         f"{report['duration']} s (medians), {report['rows']:,} rows"
         + "".join(f", `{option}`" for option in report["settings"]["gunicorn_options"])
         + ".",
         "",
-        "| database | scenario | service req/s | baseline req/s | ratio | service p50 / p99 ms "
-        "| baseline p50 / p99 ms | p99 ratio | CPU µs/request service / baseline (ratio) "
-        "| non-2xx | target met |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| database | connections | scenario | service req/s | baseline req/s | ratio "
+        "| service p50 / p99 ms | baseline p50 / p99 ms | p99 ratio "
+        "| CPU µs/request service / baseline (ratio) | non-2xx | target met |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for kind, results in report["databases"].items():
-        for scenario in report["scenarios"]:
-            result = results[scenario]
+        for result in results["scenarios"]:
+            scenario = result["scenario"]
             service, baseline, ratio = result["service"], result["baseline"], result["ratio"]
             target = TARGETS[scenario]
             errors = service["non_2xx"] + service["socket_errors"]
@@ -424,7 +490,8 @@ def markdown(report):
             passed &= ratio["rps"] >= target.get("rps", 0)
             passed &= ratio["p99"] <= target.get("p99", float("inf"))
             lines.append(
-                f"| {kind} | {scenario} | {service['rps']:.0f} | {baseline['rps']:.0f} "
+                f"| {kind} | {result['connections']} | {scenario} | {service['rps']:.0f} "
+                f"| {baseline['rps']:.0f} "
                 f"| {ratio['rps']:.2f} | {service['p50_ms']:.1f} / {service['p99_ms']:.1f} "
                 f"| {baseline['p50_ms']:.1f} / {baseline['p99_ms']:.1f} | {ratio['p99']:.2f} "
                 f"| {service['cpu_us']} / {baseline['cpu_us']} ({ratio['cpu']:.2f}) "
@@ -438,6 +505,12 @@ def markdown(report):
             f"- {kind}: peak RSS of one worker {rss['service']} MB (baseline "
             f"{rss['baseline']} MB), limit {RSS_LIMIT_MB} MB: "
             f"{verdict(rss['service'] <= RSS_LIMIT_MB)}"
+        )
+        checks = counter_checks(results, report.get("growth", {}).get(kind))
+        lines.append(
+            f"- {kind}: the service's request counter (from /metrics) grew by the requests "
+            f"wrk completed, within those in flight, in {sum(checks)} of {len(checks)} runs "
+            f"(warm-up included): {verdict(all(checks))}"
         )
     for kind, result in report.get("growth", {}).items():
         change = result["rps_change"]
@@ -459,7 +532,9 @@ def parse_arguments():
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite,postgres")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="get,put,mix")
     parser.add_argument(
-        "--connections", type=int, help="wrk connections (default: workers x threads)"
+        "--connections",
+        help="wrk connection counts, each a run of every scenario (default: workers x "
+        "threads, and 64, as a platform's router holds many client connections)",
     )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument(
@@ -488,6 +563,11 @@ def parse_arguments():
     )
     if unknown:
         parser.error(f"unknown: {', '.join(sorted(unknown))}")
+    if options.connections is not None:
+        counts = options.connections.split(",")
+        if not all(count.isdigit() and int(count) > 0 for count in counts):
+            parser.error("--connections takes positive whole numbers, such as 8,64")
+        options.connections = [int(count) for count in counts]
     return options
 
 
@@ -499,10 +579,11 @@ def main():
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="people-bench-") as workdir:
         options.workdir = Path(workdir)
-        environment = production_environment(options.workdir, "service")
+        environment = production_environment(options.workdir)
         workers, threads = gunicorn_concurrency(environment)
-        # gthread takes at most `threads` connections a worker, so more would only queue.
-        options.connections = options.connections or workers * threads
+        # gthread takes at most `threads` connections a worker, so more only queue: as
+        # they do behind a platform's router, which holds many client connections.
+        options.connections = options.connections or [workers * threads, 64]
         report = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join(["python3 bench/run.py", *sys.argv[1:]]),

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -336,13 +337,18 @@ JUNK_PATHS = [
     "/resources/data/1.5",
     "/resources/data//1",
     "/resources/data/1/x",
+    "/resources/data/01",
+    "/resources/data/\uff11",
+    "/resources/data/\u0661",
 ]
 
 
 @st.composite
 def generated_requests(draw):
     return {
-        "method": draw(st.sampled_from(["GET", "PUT", "PUT", "DELETE", "POST", "PATCH", "HEAD"])),
+        "method": draw(
+            st.sampled_from(["GET", "PUT", "PUT", "DELETE", "POST", "PATCH", "HEAD", "OPTIONS"])
+        ),
         "path": draw(st.sampled_from(PATHS)),
         "pick": draw(st.integers(0, 1000)),
         "junk": draw(st.sampled_from(JUNK_PATHS) | printable_text.map(lambda text: "/" + text)),
@@ -444,3 +450,64 @@ def test_connection_lost_after_the_response_is_made_is_not_a_500(postgres_databa
     assert client.get(created.headers["Location"]).status_code == 200
     terminating.clear()
     assert client.get(created.headers["Location"]).status_code == 200
+
+
+@pytest.mark.server
+def test_replace_racing_a_delete_is_200_or_404_never_500(
+    database_url, tmp_path, write_token, stored_people
+):
+    """Two replaces and a delete of one person at the same moment, for many people.
+
+    The delete always finds the person (200, the person as it was); a replace answers 200
+    when it landed first and a 404 problem once the person is gone, never a 500.
+    """
+    headers = {**JSON, **bearer(write_token)}
+    original = {"name": "racer", "age": 1, "locale": "NYC"}
+    with gunicorn(database_url, tmp_path / "gunicorn.log", workers=3) as base_url:
+
+        def call(method, person_id="", sent=None):
+            body = None if sent is None else json.dumps(sent)
+            path = f"/resources/data/{person_id}"
+            response = request(base_url, method, path, body, headers, timeout=30)
+            return response.status, response.json()
+
+        def attempt(barrier, method, person_id, sent):
+            barrier.wait(timeout=30)  # the three requests of one person leave together
+            return call(method, person_id, sent)
+
+        people = {}
+        for _ in range(120):
+            status, created = call("PUT", sent=original)
+            assert status == 201, created
+            people[created["id"]] = {}
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            for person_id, requests in people.items():
+                barrier = threading.Barrier(3)
+                for label, method, sent in [
+                    ("first", "PUT", {"name": f"first {person_id}", "age": 2, "locale": "LDN"}),
+                    ("delete", "DELETE", None),
+                    ("second", "PUT", {"name": f"second {person_id}", "age": 3, "locale": "SF"}),
+                ]:
+                    future = pool.submit(attempt, barrier, method, person_id, sent)
+                    requests[label] = (sent, future)
+
+    replace_statuses = []
+    for person_id, requests in people.items():
+        answers = {label: (sent, *future.result()) for label, (sent, future) in requests.items()}
+        replaced = []
+        for label in ("first", "second"):
+            sent, status, document = answers[label]
+            replace_statuses.append(status)
+            if status == 200:
+                assert {key: document[key] for key in sent} == sent
+                replaced.append(document)
+            else:
+                assert status == 404, document
+                assert document["status"] == 404 and str(person_id) in document["detail"]
+        _, status, deleted = answers["delete"]
+        assert status == 200, deleted
+        # What the delete answers is what it deleted: the original or one replace's result.
+        assert {key: deleted[key] for key in original} == original or deleted in replaced
+    # Both orders really happened, or the test proved nothing about the race.
+    assert {200, 404} <= set(replace_statuses), replace_statuses
+    assert stored_people() == []

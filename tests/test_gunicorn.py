@@ -1,6 +1,7 @@
 """The full contract against a real gunicorn server with several workers."""
 
 import json
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -8,6 +9,9 @@ import pytest
 from tests.conftest import bearer
 from tests.contract import FORM, JSON, drive_contract
 from tests.servers import gunicorn, request
+from tests.test_routing import FULLWIDTH
+
+pytestmark = pytest.mark.server
 
 pytestmark = pytest.mark.server  # every test here starts a real process
 
@@ -35,6 +39,23 @@ def test_full_contract_over_http(server, write_token):
     big = "data=" + json.dumps({"name": "x" * 100_000, "age": 1, "locale": "x"})
     assert call("PUT", "/resources/data/", big, FORM).status == 413
     assert call("GET", f"/resources/data/{kept['id']}").json() == kept
+    for method in ("PUT", "DELETE", "POST"):  # without a token too: routing comes first
+        for path in (
+            "/resources/data/2147483648",
+            f"/resources/data/0{kept['id']}",
+            "/resources/data/" + urllib.parse.quote(str(kept["id"]).translate(FULLWIDTH)),
+        ):
+            assert request(server, method, path).status == 404
+    options = request(server, "OPTIONS", f"/resources/data/{kept['id']}")
+    assert options.status == 204 and options.body == b""
+    assert {item.strip() for item in options.headers["Allow"].split(",")} == {
+        "GET",
+        "HEAD",
+        "PUT",
+        "DELETE",
+        "OPTIONS",
+    }
+    assert "Content-Type" not in options.headers
 
 
 def test_concurrent_writers_all_succeed(server, write_token, stored_people):

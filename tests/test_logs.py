@@ -12,7 +12,7 @@ from tests.conftest import bearer, build_broken_app, dispose, make_token
 from tests.servers import gunicorn, request
 from tests.test_people import PETER
 
-PERSON_ROUTE = "/resources/data/<int(max=2147483647):person_id>"
+PERSON_ROUTE = "/resources/data/<id:person_id>"
 
 
 def log_lines(capsys):

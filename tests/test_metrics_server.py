@@ -27,7 +27,7 @@ pytestmark = pytest.mark.server  # every test here starts a real process
 
 WORKERS = 3
 REQUESTS = "people_api_http_requests_total"
-PERSON_ROUTE = "/resources/data/<int(max=2147483647):person_id>"
+PERSON_ROUTE = "/resources/data/<id:person_id>"
 
 
 class Server:

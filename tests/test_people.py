@@ -1,12 +1,15 @@
 """The curl contract of /resources/data, on SQLite and Postgres."""
 
+import io
 import json
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 PETER = {"name": "peter", "locale": "NYC", "age": 42}
 COLLECTION = "/resources/data/"
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def create(client, person=PETER):
@@ -295,6 +298,38 @@ def test_a_form_needs_exactly_one_data_field(client, stored_people, body):
     response = client.put(COLLECTION, data=body, content_type="application/x-www-form-urlencoded")
     assert "'data'" in assert_problem(response, 400)["detail"]
     assert stored_people() == []
+
+
+OTHER_FORM_FIELDS = [
+    ({"submit": "Save"}, "'submit'."),
+    ({"name": "peter", "": "x"}, "'', 'name'."),
+    ({f"f{n:02}": "x" for n in range(12)}, "'f00', 'f01', 'f02', 'f03', 'f04', 'f05', "
+     "'f06', 'f07', 'f08', 'f09' and 2 more."),
+]
+
+
+def form_with(extra, encoding):
+    """Request arguments for a form holding a valid `data` field and the `extra` fields."""
+    form = {"data": json.dumps(PETER), **extra}
+    if encoding == "urlencoded":
+        return {"data": urllib.parse.urlencode(form), "content_type": FORM_TYPE}
+    if encoding == "multipart":
+        return {"data": form}
+    uploads = {name: (io.BytesIO(value.encode()), "extra.json") for name, value in extra.items()}
+    return {"data": {"data": json.dumps(PETER), **uploads}}
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart", "file parts"])
+@pytest.mark.parametrize(("extra", "named"), OTHER_FORM_FIELDS)
+def test_form_fields_other_than_data_are_refused_and_named(
+    client, stored_people, extra, named, encoding
+):
+    created = create(client)
+    for path in (COLLECTION, f"{COLLECTION}{created['id']}"):
+        detail = assert_problem(client.put(path, **form_with(extra, encoding)), 400)["detail"]
+        assert detail.startswith(f"Unknown form fields: {named} Send exactly one form field")
+        assert "'data'" in detail
+    assert stored_people() == [{"id": created["id"], **PETER}]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
