@@ -141,8 +141,9 @@ def test_killed_worker_loses_no_acknowledged_write(
 ):
     """SIGKILL a worker mid-load: writes that got a 2xx are stored; gunicorn carries on."""
     with gunicorn_server(database_url, tmp_path / "gunicorn.log", workers=3) as server:
+        # The first worker may answer the liveness probe before the others have booted.
+        wait_until(lambda: len(server.worker_pids()) == 3, 30, "3 workers never booted")
         workers = server.worker_pids()
-        assert len(workers) == 3
         with WriteLoad(server.base_url, write_token, writers=8, label="killed") as load:
             wait_until(lambda: load.count(201) >= 50, 30, "no writes before the kill")
             os.kill(workers[0], signal.SIGKILL)
