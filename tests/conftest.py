@@ -49,9 +49,8 @@ def build_app(database_url, **overrides):
     return create_app({**settings, **overrides})
 
 
-def build_broken_app(database_url, **overrides):
-    """An app with one extra route, /broken, that fails with an unexpected exception."""
-    app = build_app(database_url, **overrides)
+def add_broken_route(app):
+    """One extra route, /broken, that fails with an unexpected exception."""
     broken = Blueprint("broken", __name__)
 
     @broken.get("/broken")
@@ -120,6 +119,11 @@ def database_kind(request):
     return request.param
 
 
+# For checks that end before storage (parsing, validation): the answer cannot depend on
+# the database, so they run on SQLite alone; what is stored is still checked there.
+before_storage = pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+
+
 @pytest.fixture(scope="session")
 def migrated_template(database_kind, tmp_path_factory, request):
     """A database migrated once per kind; each test gets a copy or a truncated one."""
@@ -143,6 +147,26 @@ def database_url(database_kind, migrated_template, tmp_path):
         connection.execute(sa.text("TRUNCATE people, tokens RESTART IDENTITY"))
     engine.dispose()
     return migrated_template
+
+
+@pytest.fixture
+def make_app():
+    """Build apps as build_app does; each one's database connections are closed after the
+    test, whatever happened in it. `make_app.broken(...)` adds the failing /broken route."""
+    built = []
+
+    def make(database_url, **overrides):
+        app = build_app(database_url, **overrides)
+        built.append(app)
+        return app
+
+    def broken(database_url, **overrides):
+        return add_broken_route(make(database_url, **overrides))
+
+    make.broken = broken
+    yield make
+    for app in built:
+        dispose(app)
 
 
 @pytest.fixture

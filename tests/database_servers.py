@@ -10,12 +10,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 
-from tests.servers import free_port, terminate
+from tests.helpers import terminate, wait_for_server
+from tests.servers import free_port
 
 SERVICE_USER = "postgres"
 
@@ -46,17 +46,14 @@ def postgres_binaries():
 
 
 def connect_when_up(url, process, deadline_seconds=30):
-    """Poll until the server takes a connection; fail early if the process died."""
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            return psycopg.connect(url, autocommit=True, connect_timeout=2)
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    """An autocommit connection, once the server takes one; fails early if it died."""
+    return wait_for_server(
+        process,
+        lambda: psycopg.connect(url, autocommit=True, connect_timeout=2),
+        deadline_seconds,
+        "the server",
+        ignore=(psycopg.OperationalError,),
+    )
 
 
 class Cluster:

@@ -3,7 +3,6 @@
 import contextlib
 import sqlite3
 import threading
-import time
 
 import psycopg
 import sqlalchemy as sa
@@ -54,12 +53,3 @@ def sessions_opened(admin, database_url):
         "SELECT sessions FROM pg_stat_database WHERE datname = %s",
         (sa.make_url(database_url).database,),
     ).fetchone()[0]
-
-
-def wait_until(condition, seconds, message):
-    """Poll `condition` until it is true; fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} (after {seconds} s)")
-        time.sleep(0.05)

@@ -5,9 +5,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.helpers import poll
 from tests.servers import ROOT, wait_for_http
 
 # The virtualenv running the suite; the platforms put theirs first on PATH the same way.
@@ -91,9 +91,9 @@ def web_process(command, env, log_folder):
 
 def wait_for_log(path, text, count=1, deadline_seconds=10):
     """Poll a log file until `text` appears `count` times; return the log."""
-    deadline = time.monotonic() + deadline_seconds
-    while True:
+
+    def log_with_text():
         log = path.read_text()
-        if log.count(text) >= count or time.monotonic() > deadline:
-            return log
-        time.sleep(0.05)
+        return log.count(text) >= count and log
+
+    return poll(log_with_text, deadline_seconds, f"{count} x {text!r} in {path.name}")

@@ -3,11 +3,10 @@
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
 
-from tests.servers import ROOT, free_port, terminate
+from tests.helpers import accepts_connections, terminate, wait_for_server
+from tests.servers import ROOT, free_port
 
 # Where Elastic Beanstalk takes the repository's own nginx files from: files in conf.d go to
 # /etc/nginx/conf.d (included in the http block), the elasticbeanstalk folder's files go
@@ -95,22 +94,8 @@ def nginx(folder, upstream_url, shipped=True, location_extra=""):
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_nginx(base_url, process)
+        # What the app behind nginx answers is the test's business: only wait for nginx.
+        wait_for_server(process, lambda: accepts_connections(port), 20, "nginx")
         yield base_url
     finally:
         terminate(process)
-
-
-def wait_for_nginx(base_url, process, deadline_seconds=20):
-    """Poll until nginx accepts connections (what the app behind it says is the test's)."""
-    host, port = base_url.removeprefix("http://").split(":")
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}")
-        try:
-            socket.create_connection((host, int(port)), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nginx did not listen at {base_url} in {deadline_seconds} s")

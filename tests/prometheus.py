@@ -4,14 +4,14 @@ import contextlib
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.servers import ROOT, free_port, terminate
+from tests.helpers import terminate, wait_for_server
+from tests.servers import ROOT, free_port
 
 MONITORING = ROOT / "monitoring"
 
@@ -76,19 +76,6 @@ def api_get(base_url, path, **query):
         return json.load(response)
 
 
-def poll(check, deadline_seconds, what):
-    """Call check() until it returns something true; fail after the deadline."""
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        try:
-            result = check()
-        except OSError:
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {deadline_seconds} s")
-        time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -111,11 +98,10 @@ def prometheus_server(folder, config_text):
     try:
 
         def ready():
-            assert process.poll() is None, (folder / "prometheus.log").read_text()
             with urllib.request.urlopen(f"{base_url}/-/ready", timeout=1) as response:
                 return response.status == 200
 
-        poll(ready, 30, "Prometheus ready")
+        wait_for_server(process, ready, 30, "Prometheus")
         yield base_url
     finally:
         terminate(process)

@@ -7,8 +7,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.helpers import terminate, wait_for_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,26 +44,12 @@ def request(base_url, method, path, body=None, headers=None, timeout=10):
 
 def wait_for_http(base_url, process, deadline_seconds=30):
     """Poll the liveness probe until the server answers; fail early if the process died."""
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            request(base_url, "GET", "/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"no answer from {base_url} in {deadline_seconds} s")
-
-
-def terminate(process, timeout=30):
-    """SIGTERM, then SIGKILL if it has not exited by the deadline."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    wait_for_server(
+        process,
+        lambda: request(base_url, "GET", "/healthz", timeout=1),
+        deadline_seconds,
+        f"the server at {base_url}",
+    )
 
 
 class Server:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from api.extensions import db
 from api.models import utcnow
-from tests.conftest import bearer, build_app, dispose, make_token
+from tests.conftest import bearer, make_token
 from tests.servers import ROOT, gunicorn, request
 from tests.test_people import PETER, assert_problem
 
@@ -96,16 +96,15 @@ def test_roles_decide_what_a_token_may_do(app, anonymous, method, path, role, to
         assert "caller" in response.get_json()["detail"]
 
 
-def test_revoked_token_is_refused(database_url):
+def test_revoked_token_is_refused(database_url, make_app):
     # With no cache the revocation is immediate; the gunicorn test checks the bound.
-    app = build_app(database_url, TOKEN_CACHE_SECONDS=0)
+    app = make_app(database_url, TOKEN_CACHE_SECONDS=0)
     secret = make_token(app, "gone", "write")
     client = app.test_client()
     assert client.put("/resources/data/", json=PETER, headers=bearer(secret)).status_code == 201
     result = app.test_cli_runner().invoke(args=["tokens", "revoke", "gone"])
     assert result.exit_code == 0
     assert_unauthorized(client.get(PERSON, headers=bearer(secret)), "invalid_token")
-    dispose(app)
 
 
 def test_a_verified_token_is_not_looked_up_again(app, anonymous):
@@ -160,12 +159,13 @@ def test_unknown_token_is_not_cached(app, anonymous):
 
 
 @pytest.mark.server
-def test_revocation_reaches_every_gunicorn_worker_within_the_bound(database_url, tmp_path):
+def test_revocation_reaches_every_gunicorn_worker_within_the_bound(
+    database_url, tmp_path, make_app
+):
     """Workers cache verified tokens for TOKEN_CACHE_SECONDS: revocation takes that long."""
     bound = 2
-    app = build_app(database_url)
+    app = make_app(database_url)
     secret = make_token(app, "doomed", "read")
-    dispose(app)
     environment = {"TOKEN_CACHE_SECONDS": str(bound)}
     with gunicorn(database_url, tmp_path / "gunicorn.log", workers=3, env=environment) as url:
 

@@ -5,7 +5,6 @@ import os
 import pytest
 
 from config import database_url_from, normalise_database_url
-from tests.conftest import build_app, dispose
 
 RDS = {
     "RDS_HOSTNAME": "db.example.internal",
@@ -42,24 +41,22 @@ def test_no_database_settings_means_none():
     assert database_url_from({}) is None
 
 
-def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch):
+def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, make_app):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    app = build_app(None)
+    app = make_app(None)
     expected = f"sqlite:///{os.path.join(app.instance_path, 'people.db')}"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == expected
     assert os.path.isdir(app.instance_path)
-    dispose(app)
 
 
-def test_heroku_style_url_reaches_the_psycopg_driver():
-    app = build_app("postgres://postgres@127.0.0.1:5432/test")
+def test_heroku_style_url_reaches_the_psycopg_driver(make_app):
+    app = make_app("postgres://postgres@127.0.0.1:5432/test")
     with app.app_context():
         from api.extensions import db
 
         assert db.engine.dialect.driver == "psycopg"
-    dispose(app)
 
 
-def test_invalid_sqlite_synchronous_mode_is_refused_at_start(tmp_path):
+def test_invalid_sqlite_synchronous_mode_is_refused_at_start(tmp_path, make_app):
     with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
-        build_app(f"sqlite:///{tmp_path}/p.db", SQLITE_SYNCHRONOUS="SOMETIMES; DROP")
+        make_app(f"sqlite:///{tmp_path}/p.db", SQLITE_SYNCHRONOUS="SOMETIMES; DROP")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
 from tests.database_servers import private_postgres
-from tests.databases import wait_until
+from tests.helpers import end_postgres_sessions, poll
 from tests.load import mixed_load
 from tests.servers import ROOT, gunicorn, request
 
@@ -42,7 +42,7 @@ def test_four_instances_share_a_20_connection_database(tmp_path):
         migrate(url)
         app = build_app(url)
         headers = {**bearer(make_token(app)), "Content-Type": "application/json"}
-        dispose(app)
+        dispose(app)  # before the load: the count below is the instances' connections alone
         environment = {
             "DATABASE_POOL_SIZE": str(POOL_SIZE),
             "APP_ENV": "production",
@@ -80,10 +80,8 @@ def test_four_instances_share_a_20_connection_database(tmp_path):
             assert upgrade.returncode == 0, upgrade.stderr
 
             # Every connection taken by others: the database refuses the app's next one.
-            cluster.admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'people'"
-            )
-            wait_until(lambda: people_connections(cluster.admin) == 0, 10, "not terminated")
+            end_postgres_sessions(cluster.admin, "usename = 'people'")
+            poll(lambda: people_connections(cluster.admin) == 0, 10, "not terminated")
             held = []
             try:
                 while True:

@@ -9,7 +9,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from api.extensions import db
-from tests.conftest import build_app, dispose, make_token, migrate
+from tests.conftest import make_token, migrate
+from tests.helpers import end_postgres_sessions
 
 
 def test_migrations_and_models_agree(app):
@@ -18,8 +19,8 @@ def test_migrations_and_models_agree(app):
         assert compare_metadata(context, db.metadata) == []
 
 
-def test_migrations_build_from_empty_and_tear_down(database_kind, make_database):
-    app = build_app(make_database(database_kind))
+def test_migrations_build_from_empty_and_tear_down(database_kind, make_database, make_app):
+    app = make_app(make_database(database_kind))
     with app.app_context():
         upgrade()
         inspector = sa.inspect(db.engine)
@@ -37,7 +38,6 @@ def test_migrations_build_from_empty_and_tear_down(database_kind, make_database)
         assert "people" not in sa.inspect(db.engine).get_table_names()
         upgrade()
         assert "people" in sa.inspect(db.engine).get_table_names()
-    dispose(app)
 
 
 def test_database_constraints_back_the_validation(app):
@@ -53,59 +53,50 @@ def test_database_constraints_back_the_validation(app):
             raise AssertionError(f"the database accepted {values}")
 
 
-def test_sqlite_connections_are_set_up_for_many_processes(tmp_path):
-    app = build_app(f"sqlite:///{tmp_path}/p.db", SQLITE_BUSY_TIMEOUT=7)
+def test_sqlite_connections_are_set_up_for_many_processes(tmp_path, make_app):
+    app = make_app(f"sqlite:///{tmp_path}/p.db", SQLITE_BUSY_TIMEOUT=7)
     with app.app_context(), db.engine.connect() as connection:
         pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
         assert pragma("synchronous") == 2  # FULL
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 7000
-    dispose(app)
 
 
 @pytest.mark.parametrize("idle_seconds", [0, 1])
 def test_postgres_replaces_connections_that_died_while_idle(
     make_database, postgres_admin, idle_seconds
-):
+, make_app):
     """A database restart between requests costs the next request nothing: the ping
     before use (every use with 0, after idle_seconds otherwise) finds the dead connection."""
     url = make_database("postgres")
     migrate(url)
-    app = build_app(url, DATABASE_PING_IDLE_SECONDS=idle_seconds)
+    app = make_app(url, DATABASE_PING_IDLE_SECONDS=idle_seconds)
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
     assert client.get("/resources/data/1").status_code == 404  # a pooled connection now
-    killed = postgres_admin.execute(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        " WHERE datname = %s AND pid <> pg_backend_pid()",
-        (sa.make_url(url).database,),
-    ).fetchone()[0]
+    killed = end_postgres_sessions(postgres_admin, "datname = %s", (sa.make_url(url).database,))
     assert killed >= 1
     time.sleep(idle_seconds + 0.1)  # the connection sits idle past the threshold
     assert client.get("/resources/data/1").status_code == 404
     with app.app_context():
         assert db.engine.dialect.driver == "psycopg"
-    dispose(app)
 
 
-def test_a_connection_killed_between_pings_is_a_503_then_replaced(make_database, postgres_admin):
+def test_a_connection_killed_between_pings_is_a_503_then_replaced(
+    make_database, postgres_admin, make_app
+):
     """Without a ping (the connection was busy a moment ago), the request that finds the
     dead connection gets the usual 503; the next one gets a new connection."""
     url = make_database("postgres")
     migrate(url)
-    app = build_app(url, DATABASE_PING_IDLE_SECONDS=3600)
+    app = make_app(url, DATABASE_PING_IDLE_SECONDS=3600)
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
     assert client.get("/resources/data/1").status_code == 404
-    postgres_admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE datname = %s AND pid <> pg_backend_pid()",
-        (sa.make_url(url).database,),
-    )
+    end_postgres_sessions(postgres_admin, "datname = %s", (sa.make_url(url).database,))
     failed = client.get("/resources/data/1")
     assert failed.status_code == 503
     assert failed.mimetype == "application/problem+json"
     assert failed.headers["Retry-After"] == "1"
     assert client.get("/resources/data/1").status_code == 404
-    dispose(app)

@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from flask_migrate import downgrade
 
 from api.extensions import db
-from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.conftest import bearer, make_token, migrate
 from tests.databases import (
     app_connections,
     people_table_locked,
     sessions_opened,
-    wait_until,
 )
+from tests.helpers import poll
 from tests.servers import ROOT, gunicorn, request
 
 PROBLEM = "application/problem+json"
@@ -42,10 +42,10 @@ def assert_unavailable(response):
 
 def test_a_locked_table_ends_requests_with_a_503_and_stores_nothing(
     database_url, database_kind, stored_people
-):
+, make_app):
     """With a 1 s bound, each request that waits for the lock answers 503 within a few
     seconds; once the lock is gone, nothing of what those requests sent is stored."""
-    app = build_app(
+    app = make_app(
         database_url, DATABASE_STATEMENT_TIMEOUT=1, SQLITE_BUSY_TIMEOUT=1, TOKEN_CACHE_SECONDS=60
     )
     client = token_client(app)
@@ -70,19 +70,18 @@ def test_a_locked_table_ends_requests_with_a_503_and_stores_nothing(
         assert_unavailable(response)
     assert stored_people() == before
     assert client.get(location).get_json()["age"] == 42
-    dispose(app)
 
 
 @pytest.mark.server
 def test_the_default_bound_ends_stuck_requests_before_the_platform_timeouts(
     make_database, tmp_path
-):
+, make_app):
     """Under a real gunicorn with the default settings (5 s), a GET, a create and a
     replace stuck on a locked table each get a 503 well inside gunicorn's 25 s and
     Heroku's 30 s, and no write is stored after the lock goes."""
     url = make_database("postgres")
     migrate(url)
-    app = build_app(url)
+    app = make_app(url)
     token = make_token(app)
     headers = {**bearer(token), "Content-Type": "application/json"}
     with gunicorn(url, tmp_path / "gunicorn.log") as base_url:
@@ -117,7 +116,6 @@ def test_the_default_bound_ends_stuck_requests_before_the_platform_timeouts(
     with app.app_context():
         stored = db.session.execute(sa.text("SELECT name, age FROM people")).all()
     assert [tuple(row) for row in stored] == [("peter", 42)]
-    dispose(app)
 
 
 @pytest.fixture
@@ -127,10 +125,12 @@ def postgres_url(make_database):
     return url
 
 
-def test_a_worker_never_holds_more_connections_than_its_pool_size(postgres_url, postgres_admin):
+def test_a_worker_never_holds_more_connections_than_its_pool_size(
+    postgres_url, postgres_admin, make_app
+):
     """Four requests at once on a pool of two: the server never sees a third connection;
     the two that find no free connection within DATABASE_POOL_TIMEOUT get a 503."""
-    app = build_app(
+    app = make_app(
         postgres_url,
         DATABASE_POOL_SIZE=2,
         DATABASE_POOL_TIMEOUT=1,
@@ -155,13 +155,12 @@ def test_a_worker_never_holds_more_connections_than_its_pool_size(postgres_url, 
     assert len(answers) == 4
     for response in answers:
         assert_unavailable(response)
-    dispose(app)
 
 
-def test_idle_connections_go_back_to_the_database(postgres_url, postgres_admin):
+def test_idle_connections_go_back_to_the_database(postgres_url, postgres_admin, make_app):
     """After a burst, the connections a worker opened are closed once idle for
     DATABASE_CLOSE_IDLE_SECONDS; the next request opens one again."""
-    app = build_app(
+    app = make_app(
         postgres_url,
         DATABASE_CLOSE_IDLE_SECONDS=1,
         DATABASE_STATEMENT_TIMEOUT=2,
@@ -176,25 +175,26 @@ def test_idle_connections_go_back_to_the_database(postgres_url, postgres_admin):
         ]
         for thread in threads:
             thread.start()
-        wait_until(
+        poll(
             lambda: app_connections(postgres_admin, postgres_url) == 3, 5, "no three connections"
         )
         for thread in threads:
             thread.join(10)
     assert [response.status_code for response in answers] == [503] * 3
     assert client.get("/resources/data/1").status_code == 404
-    wait_until(
+    poll(
         lambda: app_connections(postgres_admin, postgres_url) == 0, 10, "idle connections kept"
     )
     assert client.get("/resources/data/1").status_code == 404
     assert app_connections(postgres_admin, postgres_url) == 1
-    dispose(app)
 
 
-def test_closing_idle_connections_under_load_fails_no_request(postgres_url, postgres_admin):
+def test_closing_idle_connections_under_load_fails_no_request(
+    postgres_url, postgres_admin, make_app
+):
     """Connections closed after 50 ms idle while eight threads come and go: the pool
     opens new ones all the time (checked on the server), and no request fails."""
-    app = build_app(postgres_url, DATABASE_CLOSE_IDLE_SECONDS=0.05, TOKEN_CACHE_SECONDS=60)
+    app = make_app(postgres_url, DATABASE_CLOSE_IDLE_SECONDS=0.05, TOKEN_CACHE_SECONDS=60)
     client = token_client(app)
     opened_before = sessions_opened(postgres_admin, postgres_url)
     statuses = []
@@ -212,26 +212,24 @@ def test_closing_idle_connections_under_load_fails_no_request(postgres_url, post
     for thread in threads:
         thread.join(30)
     assert statuses and set(statuses) == {404}
-    wait_until(
+    poll(
         lambda: sessions_opened(postgres_admin, postgres_url) - opened_before > 20,
         5,
         "idle connections were not closed and reopened",
     )
-    dispose(app)
 
 
 def test_a_database_error_that_is_not_an_outage_is_a_503_with_its_traceback_logged(
     make_database, capsys
-):
+, make_app):
     """A database without the schema (ProgrammingError on Postgres): 503, and the log
     has the traceback, since such an error may be a bug."""
-    app = build_app(make_database("postgres"))
+    app = make_app(make_database("postgres"))
     response = app.test_client().get("/resources/data/1", headers=bearer("pplapi_x"))
     assert_unavailable(response)
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     errors = [line for line in logged if line["level"] == "ERROR"]
     assert errors and "UndefinedTable" in errors[0]["traceback"]
-    dispose(app)
 
 
 @pytest.mark.server  # reads the settings in a fresh interpreter
@@ -260,18 +258,17 @@ def test_a_worker_takes_as_many_connections_as_it_has_threads_by_default(
     assert int(printed) == pool_size
 
 
-def test_an_unknown_pooler_mode_is_refused(postgres_url):
+def test_an_unknown_pooler_mode_is_refused(postgres_url, make_app):
     with pytest.raises(ValueError, match="DATABASE_POOLER must be unset or 'transaction'"):
-        build_app(postgres_url, DATABASE_POOLER="statement")
+        make_app(postgres_url, DATABASE_POOLER="statement")
 
 
-def test_a_migration_that_cannot_get_its_lock_gives_up(postgres_url):
+def test_a_migration_that_cannot_get_its_lock_gives_up(postgres_url, make_app):
     """Migrations keep the lock timeout: one that needs the locked table fails after
     DATABASE_STATEMENT_TIMEOUT instead of making every request queue behind it."""
-    app = build_app(postgres_url, DATABASE_STATEMENT_TIMEOUT=1)
+    app = make_app(postgres_url, DATABASE_STATEMENT_TIMEOUT=1)
     with app.app_context(), people_table_locked(postgres_url, release_after=10):
         started = time.monotonic()
         with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
             downgrade(revision="base")  # drops the people table
         assert time.monotonic() - started < 5
-    dispose(app)

@@ -21,20 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.extensions import db
-from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.conftest import bearer, make_token, migrate
+from tests.helpers import end_postgres_sessions, poll
 from tests.servers import gunicorn, gunicorn_server, request
 
 JSON = {"Content-Type": "application/json"}
 PROBLEM = "application/problem+json"
 
 
-def wait_until(condition, seconds, message):
-    """Poll `condition` until it is true; fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} (after {seconds} s)")
-        time.sleep(0.02)
 
 
 class Outcome:
@@ -142,18 +136,18 @@ def test_killed_worker_loses_no_acknowledged_write(
     """SIGKILL a worker mid-load: writes that got a 2xx are stored; gunicorn carries on."""
     with gunicorn_server(database_url, tmp_path / "gunicorn.log", workers=3) as server:
         # The first worker may answer the liveness probe before the others have booted.
-        wait_until(lambda: len(server.worker_pids()) == 3, 30, "3 workers never booted")
+        poll(lambda: len(server.worker_pids()) == 3, 30, "3 workers never booted")
         workers = server.worker_pids()
         with WriteLoad(server.base_url, write_token, writers=8, label="killed") as load:
-            wait_until(lambda: load.count(201) >= 50, 30, "no writes before the kill")
+            poll(lambda: load.count(201) >= 50, 30, "no writes before the kill")
             os.kill(workers[0], signal.SIGKILL)
-            wait_until(
+            poll(
                 lambda: len(server.worker_pids()) == 3 and workers[0] not in server.worker_pids(),
                 30,
                 "gunicorn did not replace the killed worker",
             )
             after_kill = load.count(201)
-            wait_until(lambda: load.count(201) >= after_kill + 50, 30, "writes did not resume")
+            poll(lambda: load.count(201) >= after_kill + 50, 30, "writes did not resume")
         answer = request(server.base_url, "GET", "/resources/data/1", headers=bearer(write_token))
         assert answer.status == 200
     # A request on the killed worker may get no answer; none gets a 5xx.
@@ -162,14 +156,13 @@ def test_killed_worker_loses_no_acknowledged_write(
 
 
 @pytest.fixture
-def postgres_database(make_database):
+def postgres_database(make_database, make_app):
     """A migrated Postgres database of its own, with a write token."""
     url = make_database("postgres")
     migrate(url)
-    app = build_app(url)
+    app = make_app(url)
     token = make_token(app)
     yield url, app, token
-    dispose(app)
 
 
 @pytest.mark.server
@@ -181,14 +174,11 @@ def test_postgres_outage_is_a_fast_503_and_heals(postgres_database, postgres_adm
     environment = {"DATABASE_CONNECT_TIMEOUT": str(timeout_seconds)}
     with gunicorn(url, tmp_path / "gunicorn.log", workers=2, env=environment) as base_url:
         with WriteLoad(base_url, token, writers=8, label="outage") as load:
-            wait_until(lambda: load.count(201) >= 30, 30, "no writes before the outage")
+            poll(lambda: load.count(201) >= 30, 30, "no writes before the outage")
             postgres_admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             try:
-                postgres_admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                wait_until(lambda: load.count(503) >= 20, 20, "no 503 during the outage")
+                end_postgres_sessions(postgres_admin, "datname = %s", (name,))
+                poll(lambda: load.count(503) >= 20, 20, "no 503 during the outage")
                 read = request(base_url, "GET", "/resources/data/1", headers=bearer(token))
                 assert read.status == 503 and read.headers["Content-Type"] == PROBLEM
                 assert read.headers["Retry-After"] == "1"
@@ -197,7 +187,7 @@ def test_postgres_outage_is_a_fast_503_and_heals(postgres_database, postgres_adm
                 postgres_admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             healed = time.monotonic()
             before = load.count(201)
-            wait_until(lambda: load.count(201) >= before + 30, 10, "the service did not recover")
+            poll(lambda: load.count(201) >= before + 30, 10, "the service did not recover")
             recovery_seconds = time.monotonic() - healed
     assert recovery_seconds < 10
     unexpected = [outcome for outcome in load.outcomes if outcome.status not in (201, 503)]
@@ -440,7 +430,7 @@ def test_connection_lost_after_the_response_is_made_is_not_a_500(postgres_databa
     def terminate_connection(response):
         if terminating:
             backend = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-            postgres_admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+            end_postgres_sessions(postgres_admin, "pid = %s", (backend,))
         return response
 
     client = app.test_client()

@@ -6,7 +6,8 @@ import time
 import psycopg
 import sqlalchemy as sa
 
-from tests.conftest import POSTGRES_URL, build_app, dispose, migrate
+from tests.conftest import POSTGRES_URL, migrate
+from tests.helpers import end_postgres_sessions
 from tests.test_people import assert_problem
 
 
@@ -17,20 +18,18 @@ def test_probes_need_no_token(app):
     assert client.head("/readyz").status_code == 200
 
 
-def test_liveness_does_not_touch_the_database():
-    app = build_app("postgresql://postgres@127.0.0.1:1/none")
+def test_liveness_does_not_touch_the_database(make_app):
+    app = make_app("postgresql://postgres@127.0.0.1:1/none")
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
     response = client.get("/readyz")
     assert_problem(response, 503)
     assert response.headers["Retry-After"] == "1"
-    dispose(app)
 
 
-def test_an_empty_database_is_not_ready(make_database, database_kind):
-    app = build_app(make_database(database_kind))  # not migrated: no people table
+def test_an_empty_database_is_not_ready(make_database, database_kind, make_app):
+    app = make_app(make_database(database_kind))  # not migrated: no people table
     assert_problem(app.test_client().get("/readyz"), 503)
-    dispose(app)
 
 
 def own_database(make_database, kind):
@@ -40,9 +39,9 @@ def own_database(make_database, kind):
     return url
 
 
-def test_readiness_follows_an_unreachable_sqlite_file(make_database):
+def test_readiness_follows_an_unreachable_sqlite_file(make_database, make_app):
     database_url = own_database(make_database, "sqlite")
-    app = build_app(database_url)
+    app = make_app(database_url)
     client = app.test_client()
     path = sa.make_url(database_url).database
     assert client.get("/readyz").status_code == 200
@@ -51,34 +50,29 @@ def test_readiness_follows_an_unreachable_sqlite_file(make_database):
     assert not os.path.exists(path), "the probe must not create an empty database"
     os.rename(path + ".away", path)
     assert client.get("/readyz").status_code == 200
-    dispose(app)
 
 
-def test_readiness_follows_an_unreachable_postgres_database(make_database):
+def test_readiness_follows_an_unreachable_postgres_database(make_database, make_app):
     database_url = own_database(make_database, "postgres")
-    app = build_app(database_url)
+    app = make_app(database_url)
     client = app.test_client()
     name = sa.make_url(database_url).database
     assert client.get("/readyz").status_code == 200
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         try:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                [name],
-            )
+            end_postgres_sessions(admin, "datname = %s", (name,))
             assert_problem(client.get("/readyz"), 503)
             assert_problem(client.get("/readyz"), 503)
         finally:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     assert client.get("/readyz").status_code == 200
-    dispose(app)
 
 
-def test_readiness_gives_up_on_a_locked_postgres_table_in_time(make_database):
+def test_readiness_gives_up_on_a_locked_postgres_table_in_time(make_database, make_app):
     # SQLite needs no such test: in WAL mode a reader never waits for a writer's lock.
     database_url = own_database(make_database, "postgres")
-    app = build_app(database_url, READINESS_TIMEOUT=1)
+    app = make_app(database_url, READINESS_TIMEOUT=1)
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
     with psycopg.connect(database_url) as migration:
@@ -87,4 +81,3 @@ def test_readiness_gives_up_on_a_locked_postgres_table_in_time(make_database):
         assert_problem(client.get("/readyz"), 503)
         assert time.monotonic() - started < 3
     assert client.get("/readyz").status_code == 200
-    dispose(app)

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.conftest import bearer, make_token, migrate
 from tests.deployment import (
     ROOT,
     platform_environment,
@@ -23,13 +23,12 @@ BUILDPACK_VARIABLES = {"GUNICORN_CMD_ARGS": "--access-logfile -", "FORWARDED_ALL
 
 
 @pytest.fixture
-def dyno_environment(make_postgres_database, tmp_path):
+def dyno_environment(make_postgres_database, tmp_path, make_app):
     """A dyno's environment (production, Postgres, the buildpack's variables) and a token."""
     database_url = make_postgres_database()
     migrate(database_url)
-    app = build_app(database_url)
+    app = make_app(database_url)
     token = make_token(app)
-    dispose(app)
     env = platform_environment(
         tmp_path,
         PORT=str(free_port()),

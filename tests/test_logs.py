@@ -3,12 +3,12 @@
 import json
 import re
 import select
-import time
 
 import pytest
 
 from api.logs import LineWriter, writer
-from tests.conftest import bearer, build_broken_app, dispose, make_token
+from tests.conftest import bearer, make_token
+from tests.helpers import poll
 from tests.servers import gunicorn, request
 from tests.test_people import PETER
 
@@ -84,8 +84,8 @@ def test_an_unsafe_request_id_is_replaced(app, capsys, incoming):
     assert log_lines(capsys)[-1]["request_id"] == generated
 
 
-def test_an_error_has_its_traceback_in_the_log_only(database_url, capsys):
-    app = build_broken_app(database_url)
+def test_an_error_has_its_traceback_in_the_log_only(database_url, capsys, make_app):
+    app = make_app.broken(database_url)
     capsys.readouterr()
     response = app.test_client().get("/broken")
     assert response.status_code == 500 and "secret" not in response.text
@@ -94,7 +94,6 @@ def test_an_error_has_its_traceback_in_the_log_only(database_url, capsys):
     assert "RuntimeError: secret internal detail" in error["traceback"]
     assert error["request_id"] == access["request_id"] == response.headers["X-Request-ID"]
     assert access["status"] == 500 and "traceback" not in access
-    dispose(app)
 
 
 @pytest.mark.server
@@ -159,10 +158,7 @@ class RecordingStdout:
 
 
 def wait_for_lines(stdout, count, seconds=5):
-    deadline = time.monotonic() + seconds
-    while len(stdout.lines()) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return stdout.lines()
+    return poll(lambda: len(stdout.lines()) >= count and stdout.lines(), seconds, "log lines")
 
 
 def test_request_lines_wait_then_go_out_together_in_order(monkeypatch):
@@ -203,8 +199,8 @@ def test_each_write_is_whole_lines_and_at_most_pipe_buf_bytes(monkeypatch):
         assert len(chunk.encode()) <= select.PIPE_BUF and chunk.endswith("\n")
 
 
-def test_error_lines_from_the_app_are_not_held_back(database_url, capsys):
-    app = build_broken_app(database_url, LOG_FLUSH_MS=3_600_000)
+def test_error_lines_from_the_app_are_not_held_back(database_url, capsys, make_app):
+    app = make_app.broken(database_url, LOG_FLUSH_MS=3_600_000)
     try:
         capsys.readouterr()
         app.test_client().get("/broken")
@@ -215,7 +211,6 @@ def test_error_lines_from_the_app_are_not_held_back(database_url, capsys):
         assert access["status"] == 500 and access["request_id"] == error["request_id"]
     finally:
         writer.delay = 0
-        dispose(app)
 
 
 @pytest.mark.server

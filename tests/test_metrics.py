@@ -10,7 +10,7 @@ import pytest
 
 from api import __version__
 from api.models import utcnow
-from tests.conftest import bearer, build_app, dispose, make_token
+from tests.conftest import bearer, make_token
 from tests.prometheus import label_values, samples, total
 from tests.servers import ROOT
 from tests.test_auth import assert_unauthorized
@@ -39,10 +39,9 @@ def test_metrics_need_a_token_with_the_metrics_role(app):
     assert response.status_code == 200 and REQUESTS in response.text
 
 
-def test_metrics_can_be_left_open(database_url):
-    app = build_app(database_url, METRICS_OPEN=True)
+def test_metrics_can_be_left_open(database_url, make_app):
+    app = make_app(database_url, METRICS_OPEN=True)
     assert app.test_client().get("/metrics").status_code == 200
-    dispose(app)
 
 
 def test_requests_are_labelled_by_route_template_method_and_status(app, client):
@@ -117,8 +116,8 @@ def test_auth_failures_are_counted_by_reason(app):
     assert counted == {**dict.fromkeys(attempts, 1), "missing": 2}
 
 
-def test_database_errors_and_the_info_metric(tmp_path):
-    app = build_app("postgresql://postgres@127.0.0.1:1/none", METRICS_OPEN=True)
+def test_database_errors_and_the_info_metric(tmp_path, make_app):
+    app = make_app("postgresql://postgres@127.0.0.1:1/none", METRICS_OPEN=True)
     client = app.test_client()
     assert client.get("/resources/data/1", headers=bearer("pplapi_any")).status_code == 503
     assert client.get("/readyz").status_code == 503
@@ -126,16 +125,13 @@ def test_database_errors_and_the_info_metric(tmp_path):
     assert total(scraped, "people_api_database_errors_total") == 2
     info = {"version": __version__, "database": "postgresql"}
     assert total(scraped, "people_api_info", **info) == 1
-    dispose(app)
 
 
-def test_apps_side_by_side_count_apart(database_url, tmp_path):
-    first, second = build_app(database_url), build_app(database_url)
+def test_apps_side_by_side_count_apart(database_url, tmp_path, make_app):
+    first, second = make_app(database_url), make_app(database_url)
     first.test_client().get("/nope")
     assert total(scrape(first), REQUESTS) == 1
     assert total(scrape(second), REQUESTS) == 0
-    dispose(first)
-    dispose(second)
 
 
 @pytest.mark.server

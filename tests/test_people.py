@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import before_storage
+
 PETER = {"name": "peter", "locale": "NYC", "age": 42}
 COLLECTION = "/resources/data/"
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -237,6 +239,7 @@ INVALID_BODIES = [
 ]
 
 
+@before_storage
 @pytest.mark.parametrize(("document", "fields"), INVALID_BODIES)
 def test_invalid_fields_are_422_naming_each_field(client, stored_people, document, fields):
     # json.dumps escapes the lone surrogate and control characters, as a client would.
@@ -255,6 +258,7 @@ def test_invalid_replace_leaves_the_person_unchanged(client, stored_people, docu
     assert client.get(f"{COLLECTION}{created['id']}").get_json() == created
 
 
+@before_storage
 @pytest.mark.parametrize("document", ["[1, 2]", '"peter"', "42", "null", "true"])
 def test_json_that_is_not_an_object_is_422(client, stored_people, document):
     response = client.put(COLLECTION, data=document, content_type="application/json")
@@ -276,6 +280,7 @@ MALFORMED_JSON = [
 ]
 
 
+@before_storage
 @pytest.mark.parametrize("body", MALFORMED_JSON)
 def test_malformed_json_is_400(client, stored_people, body):
     response = client.put(COLLECTION, data=body, content_type="application/json")
@@ -283,6 +288,7 @@ def test_malformed_json_is_400(client, stored_people, body):
     assert stored_people() == []
 
 
+@before_storage
 @pytest.mark.parametrize("body", [b"data={", b"data=[1", b"data="])
 def test_malformed_json_in_the_form_field_is_400(client, stored_people, body):
     response = client.put(COLLECTION, data=body, content_type="application/x-www-form-urlencoded")
@@ -290,6 +296,7 @@ def test_malformed_json_in_the_form_field_is_400(client, stored_people, body):
     assert stored_people() == []
 
 
+@before_storage
 @pytest.mark.parametrize(
     "body",
     [b"", b"name=peter&age=42&locale=NYC", b"data=%7B%7D&data=%7B%7D"],
@@ -319,6 +326,7 @@ def form_with(extra, encoding):
     return {"data": {"data": json.dumps(PETER), **uploads}}
 
 
+@before_storage
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart", "file parts"])
 @pytest.mark.parametrize(("extra", "named"), OTHER_FORM_FIELDS)
 def test_form_fields_other_than_data_are_refused_and_named(
@@ -332,6 +340,7 @@ def test_form_fields_other_than_data_are_refused_and_named(
     assert stored_people() == [{"id": created["id"], **PETER}]
 
 
+@before_storage
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
 def test_unsupported_media_type_is_415(client, stored_people, content_type):
     response = client.put(COLLECTION, data=json.dumps(PETER), content_type=content_type)

@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.conftest import bearer, make_token, migrate
 from tests.contract import JSON, drive_contract
 from tests.database_servers import pgbouncer
 from tests.load import mixed_load
@@ -13,13 +13,12 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture
-def database(make_database):
+def database(make_database, make_app):
     """A migrated database on the suite's Postgres (migrations go there directly)."""
     url = make_database("postgres")
     migrate(url)
-    app = build_app(url)
+    app = make_app(url)
     token = make_token(app)
-    dispose(app)
     return url, token
 
 

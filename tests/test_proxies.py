@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.conftest import bearer, make_token, migrate
 from tests.deployment import wait_for_log
 from tests.nginx import nginx
 from tests.servers import free_port, gunicorn, request
@@ -26,10 +26,9 @@ def sqlite_url(make_database):
 
 
 @pytest.fixture
-def token(sqlite_url):
-    app = build_app(sqlite_url)
+def token(sqlite_url, make_app):
+    app = make_app(sqlite_url)
     secret = make_token(app)
-    dispose(app)
     return secret
 
 

@@ -5,13 +5,12 @@ import json
 import os
 import runpy
 import signal
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import build_app, dispose, make_token, migrate
+from tests.conftest import make_token, migrate
 from tests.deployment import (
     ROOT,
     platform_environment,
@@ -20,6 +19,7 @@ from tests.deployment import (
     stop,
     wait_for_log,
 )
+from tests.helpers import poll
 from tests.servers import free_port, wait_for_http
 
 IN_FLIGHT = 6  # below 2 workers x 4 threads, so every connection is accepted at once
@@ -69,21 +69,16 @@ def accept_queue_length(port):
 
 
 def wait_until_accepted(port, deadline_seconds=5):
-    for _ in range(int(deadline_seconds / 0.02)):
-        if accept_queue_length(port) == 0:
-            return
-        time.sleep(0.02)
-    raise AssertionError("gunicorn did not accept every connection")
+    poll(lambda: accept_queue_length(port) == 0, deadline_seconds, "all connections accepted")
 
 
 @pytest.mark.server
-def test_sigterm_finishes_every_accepted_request(make_postgres_database, tmp_path):
+def test_sigterm_finishes_every_accepted_request(make_postgres_database, tmp_path, make_app):
     """Requests half sent when SIGTERM arrives are still answered in full."""
     database = make_postgres_database()
     migrate(database)
-    app = build_app(database)
+    app = make_app(database)
     token = make_token(app)
-    dispose(app)
     port = free_port()
     env = platform_environment(
         tmp_path, APP_ENV="production", DATABASE_URL=database, PORT=str(port), WEB_CONCURRENCY="2"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.extensions import db
-from tests.conftest import bearer, build_app, dispose
+from tests.conftest import bearer
 from tests.servers import ROOT
 
 pytestmark = pytest.mark.server  # every test here starts a real process
@@ -115,11 +115,10 @@ def test_local_token_is_made_once_and_shown_again(app, cli):
     assert renewed != secret and TOKEN_LINE.fullmatch(renewed)
 
 
-def test_local_token_is_refused_in_production(make_database):
-    app = build_app(make_database("postgres"), APP_ENV="production")
+def test_local_token_is_refused_in_production(make_database, make_app):
+    app = make_app(make_database("postgres"), APP_ENV="production")
     result = app.test_cli_runner().invoke(args=["tokens", "local"])
     assert result.exit_code != 0 and "development" in result.output
-    dispose(app)
 
 
 def test_the_exact_command_line_works(database_url, tmp_path):
