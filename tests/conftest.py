@@ -170,6 +170,15 @@ def make_app():
 
 
 @pytest.fixture
+def postgres_database(make_database, make_app):
+    """A migrated Postgres database of the test's own: its URL, an app and a write token."""
+    url = make_database("postgres")
+    migrate(url)
+    app = make_app(url)
+    return url, app, make_token(app)
+
+
+@pytest.fixture
 def app(database_url):
     app = build_app(database_url)
     yield app

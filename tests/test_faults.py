@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.extensions import db
-from tests.conftest import bearer, make_token, migrate
+from tests.conftest import bearer, make_token
 from tests.helpers import end_postgres_sessions, poll
 from tests.servers import gunicorn, gunicorn_server, request
 
@@ -153,16 +153,6 @@ def test_killed_worker_loses_no_acknowledged_write(
     # A request on the killed worker may get no answer; none gets a 5xx.
     assert {outcome.status for outcome in load.outcomes} <= {201, None}
     assert_acknowledged_writes_are_stored(load.outcomes, stored_people())
-
-
-@pytest.fixture
-def postgres_database(make_database, make_app):
-    """A migrated Postgres database of its own, with a write token."""
-    url = make_database("postgres")
-    migrate(url)
-    app = make_app(url)
-    token = make_token(app)
-    yield url, app, token
 
 
 @pytest.mark.server
