@@ -3,6 +3,7 @@ databases."""
 
 import base64
 import json
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.extensions import db
-from tests.conftest import bearer, make_token
+from tests.conftest import POSTGRES_URL, bearer, build_app, dispose, make_token, migrate
 from tests.listing import (
     COLLECTION,
     all_people,
@@ -390,3 +391,38 @@ def test_pages_agree_with_a_model_of_the_listing(client, people):
         assert walk(client, query) == expected_listing(people, query)
 
     check()
+
+
+@pytest.fixture
+def icu_postgres_app(postgres_admin):
+    """An app on a Postgres database whose default collation is ICU's en-US, as hosted
+    Postgres often has: there 'ann' sorts between 'A' and 'B'."""
+    name = f"people_icu_{uuid.uuid4().hex[:12]}"
+    postgres_admin.execute(
+        f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+        "LOCALE 'C.UTF-8'"
+    )
+    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(False)
+    migrate(url)
+    app = build_app(url)
+    yield app
+    dispose(app)
+    postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_name_prefix_and_sort_ignore_the_database_collation(icu_postgres_app):
+    app = icu_postgres_app
+    with app.app_context():
+        assert db.session.execute(sa.text("SELECT 'ann' < 'B'")).scalar()  # really en-US
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
+    names = ["ann", "Ann", "Anna", "B", "ánn", "b", "An", "A\U0010ffff", "A\U0010ffffz", "Á"]
+    for name in names:
+        response = client.put(COLLECTION, json={"name": name, "age": 1, "locale": "x"})
+        assert response.status_code == 201
+    listed = [item["name"] for item in walk(client, {"sort": ["name"], "limit": ["3"]})]
+    assert listed == sorted(names)  # code-point order: "B" before "ann"
+    for prefix in ["A", "An", "ann", "á", "A\U0010ffff", "B", "b", "Z", ""]:
+        items = walk(client, {"name_prefix": [prefix], "sort": ["-name"], "limit": ["2"]})
+        expected = sorted((name for name in names if name.startswith(prefix)), reverse=True)
+        assert [item["name"] for item in items] == expected, prefix
