@@ -19,6 +19,14 @@ class ValidationError(Exception):
         self.errors = errors
 
 
+class ParameterError(Exception):
+    """A query string with unknown or invalid parameters: 400 with one entry a parameter."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
 def problem_response(status, detail, headers=None, **extensions):
     """Build a problem+json response; extension members follow the standard ones."""
     body = {
@@ -44,6 +52,10 @@ def handle_http_exception(error):
 
 def handle_validation_error(error):
     return problem_response(422, "The request body has invalid fields.", errors=error.errors)
+
+
+def handle_parameter_error(error):
+    return problem_response(400, "The query string has invalid parameters.", errors=error.errors)
 
 
 def handle_unexpected_error(error):
@@ -77,6 +89,7 @@ def database_problem():
 def register_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(ParameterError, handle_parameter_error)
     app.register_error_handler(sa.exc.OperationalError, handle_database_unavailable)
     app.register_error_handler(sa.exc.InterfaceError, handle_database_unavailable)
     # No free connection in the worker's pool within DATABASE_POOL_TIMEOUT.

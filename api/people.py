@@ -5,6 +5,7 @@ from werkzeug.exceptions import NotFound
 
 from api import queries
 from api.extensions import auth
+from api.listing import listing_from_request, page_response
 from api.metrics import metrics
 from api.models import person_document
 from api.validation import person_from_request
@@ -20,6 +21,17 @@ def no_such_person(person_id):
 
 
 # Both spellings of the collection answer; a redirect would lose the body with curl.
+@bp.get("/resources/data")
+@bp.get("/resources/data/")
+@auth.login_required(role="read")
+def list_people():
+    """A page of people, filtered and sorted, with the next page's URL (api/listing.py)."""
+    listing = listing_from_request()
+    rows = queries.list_people(listing)
+    total = queries.count_people(listing) if listing.count else None
+    return page_response(listing, rows, total)
+
+
 @bp.put("/resources/data")
 @bp.put("/resources/data/")
 @auth.login_required(role="write")

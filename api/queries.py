@@ -98,3 +98,107 @@ def delete_person(connection, person_id):
     """Delete the row; the row as it was, or None if there was none."""
     statement = sa.delete(people).where(people.c.id == person_id).returning(*people.c)
     return connection.execute(statement).mappings().one_or_none()
+
+
+def list_people(listing):
+    """One keyset page of the listing, plus one row to tell whether another page follows.
+
+    Each row holds the person's columns and `sort_value`, its sort column as stored.
+    """
+    with one_statement_connection() as connection:
+        statement = page_statement(listing, connection.dialect.name)
+        return connection.execute(statement).mappings().all()
+
+
+def count_people(listing):
+    """How many people match the listing's filters (every page's, not just this one's)."""
+    with one_statement_connection() as connection:
+        dialect = connection.dialect.name
+        statement = sa.select(sa.func.count()).select_from(people)
+        return connection.execute(statement.where(*filter_clauses(listing, dialect))).scalar()
+
+
+def stored_form(column, dialect):
+    """A column as its index orders it. SQLite keeps datetimes as text, and text is what its
+    index compares: a value read back as a datetime and bound again would be written with
+    microseconds that a server default's text ('2026-12-01 09:30:00') lacks, so equal
+    moments would compare unequal and a page could skip rows. Compared as stored, they
+    cannot."""
+    if dialect == "sqlite" and isinstance(column.type, sa.DateTime):
+        return sa.type_coerce(column, sa.String)
+    return column
+
+
+def timestamp_bound(moment, dialect):
+    """An aware UTC datetime as the column stores it on this database."""
+    if dialect == "sqlite":  # the text SQLAlchemy writes: UTC, no offset, microseconds
+        return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return moment
+
+
+def filter_clauses(listing, dialect):
+    filters = listing.filters
+    clauses = []
+    if "locale" in filters:
+        clauses.append(people.c.locale.in_(filters["locale"]))
+    if "age_min" in filters and filters["age_min"] == filters.get("age_max"):
+        # An equality, which the (age, id) index serves in id order; a range it cannot.
+        clauses.append(people.c.age == filters["age_min"])
+    else:
+        if "age_min" in filters:
+            clauses.append(people.c.age >= filters["age_min"])
+        if "age_max" in filters:
+            clauses.append(people.c.age <= filters["age_max"])
+    if filters.get("name_prefix"):  # the empty prefix begins every name
+        clauses += prefix_range(people.c.name, filters["name_prefix"])
+    if "updated_after" in filters:
+        bound = timestamp_bound(filters["updated_after"], dialect)
+        clauses.append(stored_form(people.c.updated_at, dialect) > bound)
+    return clauses
+
+
+def prefix_range(column, prefix):
+    """Names starting with `prefix`, as a range an index on the column serves.
+
+    The column compares by code point on both databases (api/models.py), where the names
+    with a prefix are exactly those from the prefix up to, not including, the prefix with
+    its last character replaced by the next code point (dropping trailing U+10FFFF, which
+    has none; surrogates are skipped, as no stored text holds them).
+    """
+    clauses = [column >= prefix]
+    stem = prefix.rstrip(chr(0x10FFFF))
+    if stem:
+        following = ord(stem[-1]) + 1
+        following = 0xE000 if 0xD800 <= following < 0xE000 else following
+        clauses.append(column < stem[:-1] + chr(following))
+    return clauses
+
+
+def page_statement(listing, dialect):
+    columns = [people.c[name] for name in PUBLIC_COLUMNS]
+    sort = stored_form(people.c[listing.sort_column], dialect)
+    statement = sa.select(*columns, sort.label("sort_value")).where(
+        *filter_clauses(listing, dialect)
+    )
+    if listing.after is not None:
+        statement = statement.where(seek_clause(listing, sort, dialect))
+    order = [sort, people.c.id] if listing.sort_column != "id" else [people.c.id]
+    if listing.descending:
+        order = [column.desc() for column in order]
+    return statement.order_by(*order).limit(listing.limit + 1)
+
+
+def seek_clause(listing, sort, dialect):
+    """The rows after the cursor's, in the sort's direction; the id breaks ties.
+
+    A row-value comparison, `(sort, id) > (:value, :id)`: both databases serve it from the
+    (sort, id) index as one range, where an OR of two conditions may not be.
+    """
+    after_id, value = listing.after
+    if listing.sort_column == "id":
+        return people.c.id < after_id if listing.descending else people.c.id > after_id
+    if dialect != "sqlite" and listing.sort_column in ("created_at", "updated_at"):
+        value = datetime.fromisoformat(value)  # the cursor holds Postgres's isoformat()
+    position = sa.tuple_(sort, people.c.id)
+    bound = sa.tuple_(sa.literal(value, sort.type), sa.literal(after_id, people.c.id.type))
+    return position < bound if listing.descending else position > bound

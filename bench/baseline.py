@@ -1,4 +1,5 @@
-"""The benchmark's yardstick: the same GET and PUT create with a bare driver, nothing else.
+"""The benchmark's yardstick: the same GET, PUT create and list with a bare driver, nothing
+else.
 
 No auth, no metrics, no ORM, no validation beyond what JSON parsing does. It shares the
 service's durability settings (SQLite WAL and the `synchronous` pragma from config.py;
@@ -19,6 +20,13 @@ SELECT_PERSON = "SELECT id, name, age, locale, created_at, updated_at FROM peopl
 INSERT_PERSON = (
     "INSERT INTO people (name, age, locale) VALUES ({0}, {0}, {0})"
     " RETURNING id, name, age, locale, created_at, updated_at"
+)
+
+# The listing's keyset page in id order (the default sort), one row more than the page to
+# tell whether another follows; `after` plays the part of the service's cursor.
+LIST_PEOPLE = (
+    "SELECT id, name, age, locale, created_at, updated_at FROM people"
+    " WHERE id > {0} ORDER BY id LIMIT {0}"
 )
 
 
@@ -67,6 +75,7 @@ def create_app():
         connect, placeholder = postgres_connector(url)
     select_person = SELECT_PERSON.format(placeholder)
     insert_person = INSERT_PERSON.format(placeholder)
+    list_people = LIST_PEOPLE.format(placeholder)
     local = threading.local()
 
     def connection():
@@ -90,5 +99,17 @@ def create_app():
         # fetchall: the statement runs to its end, so SQLite commits before the answer.
         [row] = connection().execute(insert_person, values).fetchall()
         return as_person(row), 201, {"Location": f"/resources/data/{row[0]}"}
+
+    @app.get("/resources/data")
+    def list_people_page():
+        """A page of people in id order after the id `after`, and the next page's URL."""
+        after = int(request.args.get("after", 0))
+        limit = int(request.args.get("limit", 100))
+        rows = connection().execute(list_people, (after, limit + 1)).fetchall()
+        page = rows[:limit]
+        next_url = None
+        if len(rows) > limit:
+            next_url = f"/resources/data?limit={limit}&after={page[-1][0]}"
+        return {"items": [as_person(row) for row in page], "next": next_url}
 
     return app

@@ -1,5 +1,5 @@
 -- Shared by the wrk scenarios: script arguments, the two requests, a JSON summary.
--- wrk runs each script as `wrk ... URL ROWS TOKEN`; every thread has its own Lua state.
+-- wrk runs each script as `wrk ... URL ROWS TOKEN [PATH]`; every thread has its own Lua state.
 
 local threads = 0
 
@@ -13,6 +13,7 @@ function init(args)
   local authorization = "Bearer " .. args[2]
   get_headers = { ["Authorization"] = authorization }
   put_headers = { ["Authorization"] = authorization, ["Content-Type"] = "application/json" }
+  path = args[3]
   -- Different ids in every thread, yet the same sequence run after run.
   math.randomseed(thread_number * 7919)
   created = 0

@@ -36,18 +36,39 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 VENV = ROOT / ".venv"
 RESULTS = BENCH / "results"
-SCENARIOS = ("get", "put", "mix")
+SCENARIOS = ("get", "put", "mix", "list", "list_deep")
 # The issue's targets: service/baseline ratios, and absolute limits.
 TARGETS = {
     "get": {"rps": 0.75, "p99": 1.5},
     "put": {"rps": 0.6},
     "mix": {},
+    "list": {"rps": 0.7},
+    "list_deep": {"rps": 0.7},
 }
+# The listing's scenarios run bench/list.lua on a path of each server's: the first page of
+# 100 in id order, and the page after the row at DEEP_FRACTION of the table (900,000 of
+# 1,000,000), reached by the cursor the service would have handed out there.
+LIST_SCENARIOS = {"list": "list", "list_deep": "list"}
+DEEP_FRACTION = 0.9
+LIST_PAGE = 100
 RSS_LIMIT_MB = 70
 GROWTH_LIMIT = 0.20
 SERVICE_APP = "api:create_app()"
 BASELINE_APP = "bench.baseline:create_app()"
 LOCALES = ("NYC", "LDN", "SF", "BER", "TYO", "Zürich")
+
+
+def list_path(scenario, rows, service):
+    """The path a list scenario asks each server for."""
+    path = f"/resources/data?limit={LIST_PAGE}"
+    if scenario == "list":
+        return path
+    position = int(rows * DEEP_FRACTION)
+    if not service:
+        return f"{path}&after={position}"
+    from api.cursors import encode_cursor, query_digest
+
+    return f"{path}&cursor={encode_cursor(query_digest({}, 'id'), position, None)}"
 
 
 def say(message):
@@ -189,8 +210,9 @@ def prepared_database(kind, rows, label, options, environment):
 
 
 class Server:
-    def __init__(self, label, process, base_url, metrics_token=None):
+    def __init__(self, label, process, base_url, metrics_token=None, service=False):
         self.label = label
+        self.service = service
         self.process = process
         self.base_url = base_url
         self.metrics_token = metrics_token  # the service's; the baseline has no metrics
@@ -265,7 +287,9 @@ def serving(label, app, database, environment, workdir):
             stderr=subprocess.STDOUT,
         )
     metrics_token = database.metrics_token if app == SERVICE_APP else None
-    server = Server(label, process, f"http://127.0.0.1:{port}", metrics_token)
+    server = Server(
+        label, process, f"http://127.0.0.1:{port}", metrics_token, service=app == SERVICE_APP
+    )
     try:
         wait_until_answering(server)
         yield server
@@ -285,8 +309,11 @@ def run_wrk(server, scenario, seconds, connections, options, database, rows):
     completed (`counter_ok`).
     """
     command = ["wrk", "--latency", "-t", str(options.wrk_threads), "-c", str(connections)]
-    command += ["-d", f"{seconds}s", "--timeout", "5s", "-s", f"{scenario}.lua"]
+    script = LIST_SCENARIOS.get(scenario, scenario)
+    command += ["-d", f"{seconds}s", "--timeout", "5s", "-s", f"{script}.lua"]
     command += [server.base_url, str(rows), database.token]
+    if scenario in LIST_SCENARIOS:
+        command.append(list_path(scenario, rows, server.service))
     if server.metrics_token:
         counted_before = requests_counted(server.base_url, server.metrics_token)
     cpu_before = server.cpu_seconds()
@@ -512,6 +539,8 @@ def markdown(report):
             f"wrk completed, within those in flight, in {sum(checks)} of {len(checks)} runs "
             f"(warm-up included): {verdict(all(checks))}"
         )
+    for kind, results in report["databases"].items():
+        lines += depth_lines(kind, results["scenarios"])
     for kind, result in report.get("growth", {}).items():
         change = result["rps_change"]
         lines.append(
@@ -523,6 +552,24 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
+def depth_lines(kind, scenarios):
+    """The service's deep list page against its first, at each number of connections."""
+    by_key = {(result["connections"], result["scenario"]): result for result in scenarios}
+    lines = []
+    for (connections, scenario), result in by_key.items():
+        first = by_key.get((connections, "list")) if scenario == "list_deep" else None
+        if first is None:
+            continue
+        change = result["service"]["rps"] / first["service"]["rps"] - 1
+        lines.append(
+            f"- {kind} list depth ({connections} connections): the page after row "
+            f"{DEEP_FRACTION:.0%} of the table {result['service']['rps']:.0f} req/s, the first "
+            f"page {first['service']['rps']:.0f} ({change:+.0%}), limit {GROWTH_LIMIT:.0%}: "
+            f"{verdict(abs(change) < GROWTH_LIMIT)}"
+        )
+    return lines
+
+
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="people loaded (100,000)")
@@ -530,7 +577,9 @@ def parse_arguments():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite,postgres")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="get,put,mix")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=",".join(SCENARIOS)
+    )
     parser.add_argument(
         "--connections",
         help="wrk connection counts, each a run of every scenario (default: workers x "

@@ -22,6 +22,8 @@ ROUTES = [
     ("put", "/resources/data/", "write"),
     ("put", "/resources/data", "write"),
     ("get", PERSON, "read"),
+    ("get", "/resources/data", "read"),  # the listing
+    ("get", "/resources/data/?locale=NYC&sort=-name&limit=1", "read"),
     ("put", PERSON, "write"),
     ("delete", PERSON, "write"),
 ]

@@ -363,8 +363,8 @@ def test_unknown_url_is_404_in_problem_shape(client):
     ("method", "path", "allowed"),
     [
         ("post", COLLECTION, {"PUT"}),
-        ("get", COLLECTION, {"PUT"}),
-        ("delete", "/resources/data", {"PUT"}),
+        ("delete", COLLECTION, {"GET", "PUT"}),
+        ("delete", "/resources/data", {"GET", "PUT"}),
         ("post", "/resources/data/1", {"GET", "PUT", "DELETE"}),
         ("patch", "/resources/data/1", {"GET", "PUT", "DELETE"}),
     ],

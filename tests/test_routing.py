@@ -108,8 +108,8 @@ def test_a_method_the_person_url_does_not_have_is_405_with_allow(app, client):
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [
-        ("/resources/data", {"PUT", "OPTIONS"}),
-        ("/resources/data/", {"PUT", "OPTIONS"}),
+        ("/resources/data", {"GET", "HEAD", "PUT", "OPTIONS"}),
+        ("/resources/data/", {"GET", "HEAD", "PUT", "OPTIONS"}),
         ("/resources/data/1", {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}),
         ("/healthz", {"GET", "HEAD", "OPTIONS"}),
     ],
