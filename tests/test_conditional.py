@@ -1,7 +1,10 @@
 """ETags and conditional requests on a person, on SQLite and Postgres."""
 
 import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
 
+from api.extensions import db
 from tests.conftest import bearer, build_app, dispose, make_token
 from tests.test_people import COLLECTION, PETER, assert_problem, create
 
@@ -157,3 +160,21 @@ def test_require_if_match_makes_writes_without_it_428(strict_app, stored_people,
 def test_without_require_if_match_writes_need_no_if_match(client):
     person = create(client)
     assert client.put(url(person), json=ANN).status_code == 200
+
+
+def test_people_stored_before_versions_existed_get_version_1(database_kind, make_database):
+    app = build_app(make_database(database_kind))
+    try:
+        with app.app_context():
+            upgrade(revision="45e2dcb37e7f")  # the schema before this feature
+            with db.engine.begin() as connection:
+                connection.execute(
+                    sa.text("INSERT INTO people (name, age, locale) VALUES ('old', 1, 'NYC')")
+                )
+            upgrade()
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app))["Authorization"]
+        assert client.get(f"{COLLECTION}1").headers["ETag"] == '"1.1"'
+        assert client.patch(f"{COLLECTION}1", json={"age": 2}).headers["ETag"] == '"1.2"'
+    finally:
+        dispose(app)

@@ -93,9 +93,8 @@ def test_a_revoked_and_recreated_token_of_the_same_name_has_no_old_keys(app, sto
         return client
 
     old = keyed(client_of(make_token(app, "ci")), "k")
-    with app.app_context():
-        db.session.execute(sa.text("DELETE FROM tokens WHERE name = 'ci'"))  # what revoke does
-        db.session.commit()
+    revoked = app.test_cli_runner().invoke(args=["tokens", "revoke", "ci"])
+    assert revoked.exit_code == 0, revoked.output
     assert stored_keys(app) == []
     new = keyed(client_of(make_token(app, "ci")), "k")
     assert new.status_code == 201 and new.get_json()["id"] != old.get_json()["id"]
