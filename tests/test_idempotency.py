@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_migrate import upgrade
 
 from api.extensions import db
 from api.models import utcnow
@@ -168,5 +169,31 @@ def test_idempotency_key_hours_is_a_setting(database_url, stored_people):
         first = keyed(client, "k")
         age_keys(app, 1.1)
         assert keyed(client, "k").get_json()["id"] != first.get_json()["id"]
+    finally:
+        dispose(app)
+
+
+def test_a_create_while_the_same_key_is_in_flight_is_409_on_postgres(make_database):
+    """Another transaction holds the key, uncommitted, past the lock timeout (1 s here)."""
+    app = build_app(make_database("postgres"), DATABASE_STATEMENT_TIMEOUT=1)
+    try:
+        with app.app_context():
+            upgrade()
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = bearer(make_token(app))["Authorization"]
+        with app.app_context(), db.engine.connect() as in_flight:
+            token_id = in_flight.execute(sa.text("SELECT id FROM tokens")).scalar()
+            in_flight.execute(
+                sa.text(
+                    "INSERT INTO idempotency_keys (token_id, key, fingerprint, person_id, "
+                    "status, body, location, etag, created_at) "
+                    "VALUES (:token, 'k', '', 1, 201, '', '', '', now())"
+                ),
+                {"token": token_id},
+            )
+            problem = assert_problem(keyed(client, "k"), 409)
+            assert "still being processed" in problem["detail"]
+            in_flight.rollback()  # the first request failed: the key is free again
+        assert keyed(client, "k").status_code == 201
     finally:
         dispose(app)
