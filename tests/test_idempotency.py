@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from api.extensions import db
-from api.models import utcnow
+from api.models import IdempotencyKey, utcnow
 from api.queries import EXPIRED_KEYS_PER_CREATE
 from tests.conftest import bearer, build_app, dispose, make_token
 from tests.test_people import COLLECTION, PETER, assert_problem
@@ -135,7 +135,7 @@ def test_the_key_is_ignored_on_a_replace(client, stored_people):
 def age_keys(app, hours):
     with app.app_context():
         moment = utcnow() - timedelta(hours=hours)
-        db.session.execute(sa.text("UPDATE idempotency_keys SET created_at = :t"), {"t": moment})
+        db.session.execute(sa.update(IdempotencyKey).values(created_at=moment))
         db.session.commit()
 
 
