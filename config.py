@@ -113,3 +113,8 @@ class Config:
     # Proxies in front that append to X-Forwarded-For (Heroku's router; Elastic Beanstalk's
     # nginx); the entry they wrote is the client's address. 0: clients connect directly.
     TRUSTED_PROXY_HOPS = _int("TRUSTED_PROXY_HOPS", 1)
+    # PUT, PATCH and DELETE on a person without If-Match get a 428 (lost-update protection
+    # for every client, not only those that send the ETag they read).
+    REQUIRE_IF_MATCH = _flag("REQUIRE_IF_MATCH")
+    # Hours an Idempotency-Key and its stored response are kept; then the key is free again.
+    IDEMPOTENCY_KEY_HOURS = _positive_int("IDEMPOTENCY_KEY_HOURS", 24)

@@ -25,6 +25,7 @@ CACHE_MAX_ENTRIES = 10_000
 class Caller:
     """The verified token behind a request (never the secret itself)."""
 
+    id: int  # the token row's: what Idempotency-Keys are scoped to
     name: str
     role: str
     expires_at: datetime | None
@@ -68,7 +69,7 @@ def load_caller(secret_hash):
         sa.update(Token)
         .where(Token.secret_hash == secret_hash)
         .values(last_used_at=utcnow())
-        .returning(Token.name, Token.role, Token.expires_at)
+        .returning(Token.id, Token.name, Token.role, Token.expires_at)
     )
     row = db.session.execute(statement).one_or_none()
     db.session.commit()

@@ -21,7 +21,7 @@ UNMATCHED = "unmatched"
 UNTRACKED_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
 # gunicorn accepts any upper-case word as a method; the others share one label value.
 METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH", "OPTIONS"})
-CHANGES = ("created", "replaced", "deleted")
+CHANGES = ("created", "replaced", "patched", "deleted")
 # The reasons api/auth.py notes for a refused request.
 AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown", "expired", "insufficient_scope")
 # From 1 ms (a cached read) to gunicorn's 25 s timeout.

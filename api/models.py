@@ -61,6 +61,8 @@ class Person(db.Model):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
     )
+    # Goes up by one on every replace and patch: the person's ETag (api/conditional.py).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 PUBLIC_COLUMNS = ("id", "name", "age", "locale", "created_at", "updated_at")
@@ -98,3 +100,31 @@ class Token(db.Model):
     )
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+# Generous for UUIDs and the like; a longer Idempotency-Key header is a 400.
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class IdempotencyKey(db.Model):
+    """A create sent with an Idempotency-Key, and the response it got (api/idempotency.py).
+
+    A row is written in the transaction that creates its person, so it exists only once
+    both are committed, together with the response to replay.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("token_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Keys belong to one token; revoking it deletes them, so a new token of the same name
+    # (or, on SQLite, of a reused id) starts with none.
+    token_id: Mapped[int] = mapped_column(sa.ForeignKey("tokens.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(IDEMPOTENCY_KEY_MAX_LENGTH))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))  # SHA-256 of the parsed body
+    person_id: Mapped[int]
+    status: Mapped[int]
+    body: Mapped[str] = mapped_column(sa.Text)
+    location: Mapped[str] = mapped_column(sa.String(100))
+    etag: Mapped[str] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)

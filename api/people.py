@@ -1,23 +1,20 @@
 """The people resource: the tutorial app's curl contract on /resources/data."""
 
 from flask import Blueprint, url_for
-from werkzeug.exceptions import NotFound
 
-from api import queries
+from api import conditional, idempotency, queries
+from api.conditional import no_such_person, person_headers
 from api.extensions import auth
 from api.listing import listing_from_request, page_response
 from api.metrics import metrics
 from api.models import person_document
-from api.validation import person_from_request
+from api.validation import changes_from_request, person_from_request
 
 bp = Blueprint("people", __name__)
 
 # Only the canonical spelling of an id from 0 to 2**31 - 1 is routed (api/routing.py): any
 # other is a 404 for every method, never a database overflow or a second URL for a person.
 PERSON_URL = "/resources/data/<id:person_id>"
-
-def no_such_person(person_id):
-    return NotFound(f"There is no person with id {person_id}.")
 
 
 # Both spellings of the collection answer; a redirect would lose the body with curl.
@@ -36,48 +33,72 @@ def list_people():
 @bp.put("/resources/data/")
 @auth.login_required(role="write")
 def create_person():
-    """Create a person; 201 with its URL in Location."""
+    """Create a person; 201 with its URL in Location. With an Idempotency-Key, once."""
+    key = idempotency.key_from_request()
     fields = person_from_request()
+    if key is not None:
+        return idempotency.create_once(key, fields)
     with queries.one_statement_connection() as connection:
         person = queries.insert_person(connection, fields)
         connection.commit()  # on Postgres the INSERT has committed already
     metrics.count_change("created")
     location = url_for("people.get_person", person_id=person["id"])
-    return person_document(person), 201, {"Location": location}
+    return person_document(person), 201, {**person_headers(person), "Location": location}
 
 
 @bp.get(PERSON_URL)
 @auth.login_required(role="read")
 def get_person(person_id):
-    """Return one person."""
+    """Return one person, or 304 if the client's copy (If-None-Match) is current."""
     person = queries.fetch_person(person_id)
     if person is None:
         raise no_such_person(person_id)
-    return person_document(person)
+    if conditional.not_modified(person):
+        return "", 304, person_headers(person)
+    return person_document(person), person_headers(person)
 
 
 @bp.put(PERSON_URL)
 @auth.login_required(role="write")
 def replace_person(person_id):
-    """Replace every field of an existing person."""
+    """Replace every field of an existing person (at the version If-Match names)."""
     fields = person_from_request()
+    return write_person(person_id, fields, "replaced")
+
+
+@bp.patch(PERSON_URL)
+@auth.login_required(role="write")
+def patch_person(person_id):
+    """Change the fields a JSON Merge Patch names (at the version If-Match names)."""
+    changes = changes_from_request()
+    if not changes:  # nothing to write: the person as it is, if it is the one expected
+        versions = conditional.expected_versions(person_id)
+        person = queries.fetch_person(person_id)
+        conditional.check_version(person, person_id, versions)
+        return person_document(person), person_headers(person)
+    return write_person(person_id, changes, "patched")
+
+
+def write_person(person_id, fields, change):
+    versions = conditional.expected_versions(person_id)
     with queries.one_statement_connection() as connection:
-        person = queries.replace_person(connection, person_id, fields)
+        person = queries.update_person(connection, person_id, fields, versions)
         connection.commit()
-    if person is None:  # never stored, or deleted, perhaps a moment ago
-        raise no_such_person(person_id)
-    metrics.count_change("replaced")
-    return person_document(person)
+    if person is None:  # never stored, deleted (perhaps a moment ago), or changed
+        raise conditional.refused_write(person_id, versions)
+    metrics.count_change(change)
+    return person_document(person), person_headers(person)
 
 
 @bp.delete(PERSON_URL)
 @auth.login_required(role="write")
 def delete_person(person_id):
-    """Delete a person and return what was deleted."""
+    """Delete a person (at the version If-Match names) and return what was deleted."""
+    versions = conditional.expected_versions(person_id)
     with queries.one_statement_connection() as connection:
-        deleted = queries.delete_person(connection, person_id)
+        deleted = queries.delete_person(connection, person_id, versions)
         connection.commit()
     if deleted is None:
-        raise no_such_person(person_id)
+        raise conditional.refused_write(person_id, versions)
     metrics.count_change("deleted")
-    return person_document(deleted)
+    return person_document(deleted), person_headers(deleted)

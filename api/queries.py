@@ -13,16 +13,18 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from api.extensions import db
-from api.models import PUBLIC_COLUMNS, Person, utcnow
+from api.models import PUBLIC_COLUMNS, IdempotencyKey, Person, utcnow
 
 people = Person.__table__
 INSERT_PERSON = sa.insert(people).returning(*people.c)
+# What GET reads: the public fields and the version, for the ETag.
+PERSON_COLUMNS = (*PUBLIC_COLUMNS, "version")
 # GET, the hottest path, runs its SELECT on the pooled driver connection itself: that saves
 # SQLAlchemy's execution layer, about 60 µs (SQLite) and 150 µs (Postgres) of CPU a request
 # (in-process, min of 7), and the benchmark's GET target needs it (README, Performance).
 SELECT_PERSON_SQL = {  # in each driver's placeholder style; the id is a bound parameter
-    "sqlite": f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM people WHERE id = ?",
-    "postgresql": f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM people WHERE id = %s",
+    "sqlite": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?",
+    "postgresql": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = %s",
 }
 
 
@@ -69,7 +71,7 @@ def fetch_person(person_id):
             connection.close()
     if row is None:
         return None
-    person = dict(zip(PUBLIC_COLUMNS, row, strict=True))
+    person = dict(zip(PERSON_COLUMNS, row, strict=True))
     for column in ("created_at", "updated_at"):
         if isinstance(person[column], str):  # SQLite stores datetimes as ISO text
             person[column] = datetime.fromisoformat(person[column])
@@ -83,20 +85,62 @@ def insert_person(connection, fields):
     return connection.execute(INSERT_PERSON, values).mappings().one()
 
 
-def replace_person(connection, person_id, fields):
-    """Set every field and updated_at; the stored row as it is now, or None if no row."""
+def at_version(person_id, versions):
+    """The person's row, only at one of `versions` unless that is None (an empty set: never)."""
+    condition = people.c.id == person_id
+    if versions is not None:
+        condition &= people.c.version.in_(versions)
+    return condition
+
+
+def update_person(connection, person_id, fields, versions=None):
+    """Set the given fields (all of them for a replace), updated_at, and the next version;
+    the stored row as it is now, or None if no row matched.
+
+    `versions` (from If-Match) is part of the WHERE: the check and the write are one
+    statement, so of two writers that read the same version only one finds it.
+    """
     statement = (
         sa.update(people)
-        .where(people.c.id == person_id)
-        .values(**fields, updated_at=utcnow())  # created_at stays as it was
+        .where(at_version(person_id, versions))
+        .values(**fields, updated_at=utcnow(), version=people.c.version + 1)
         .returning(*people.c)
     )
     return connection.execute(statement).mappings().one_or_none()
 
 
-def delete_person(connection, person_id):
-    """Delete the row; the row as it was, or None if there was none."""
-    statement = sa.delete(people).where(people.c.id == person_id).returning(*people.c)
+def delete_person(connection, person_id, versions=None):
+    """Delete the row (only at one of `versions`, if given); the row as it was, or None."""
+    statement = sa.delete(people).where(at_version(person_id, versions)).returning(*people.c)
+    return connection.execute(statement).mappings().one_or_none()
+
+
+keys = IdempotencyKey.__table__
+# Expired keys removed by one keyed create at most: the cost of a create stays bounded even
+# after a quiet day leaves many behind (the next keyed creates take the rest).
+EXPIRED_KEYS_PER_CREATE = 100
+
+
+def delete_expired_keys(connection, token_id, key, cutoff):
+    """Remove this key if it expired, and up to EXPIRED_KEYS_PER_CREATE other expired keys."""
+    oldest = (
+        sa.select(keys.c.id)
+        .where(keys.c.created_at < cutoff)
+        .order_by(keys.c.created_at)
+        .limit(EXPIRED_KEYS_PER_CREATE)
+    )
+    this_key = (keys.c.token_id == token_id) & (keys.c.key == key) & (keys.c.created_at < cutoff)
+    connection.execute(sa.delete(keys).where(keys.c.id.in_(oldest.scalar_subquery()) | this_key))
+
+
+def insert_key(connection, values):
+    """Store a key with its response; IntegrityError if the token has used the key already."""
+    connection.execute(sa.insert(keys), values)
+
+
+def find_key(connection, token_id, key):
+    """The stored key row of this token, or None."""
+    statement = sa.select(keys).where((keys.c.token_id == token_id) & (keys.c.key == key))
     return connection.execute(statement).mappings().one_or_none()
 
 

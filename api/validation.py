@@ -21,6 +21,32 @@ def person_from_request():
     return validate_person(parse_json_object(body_text()))
 
 
+PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json")
+
+
+class PatchMediaTypeUnsupported(UnsupportedMediaType):
+    """415 for a PATCH, naming the patch formats in Accept-Patch (RFC 5789)."""
+
+    def get_headers(self, environ=None, scope=None):
+        accepted = ("Accept-Patch", ", ".join(PATCH_MEDIA_TYPES))
+        return [*super().get_headers(environ, scope), accepted]
+
+
+def changes_from_request():
+    """The validated fields of a JSON Merge Patch (RFC 7396): those named are changed.
+
+    For a flat object like a person, merging is setting each named field; `null` would
+    remove a field, and every field is required, so it is refused like any invalid value.
+    Other JSON media types (application/json-patch+json above all) mean something else.
+    """
+    if request.mimetype not in PATCH_MEDIA_TYPES + FORM_MEDIA_TYPES:
+        raise PatchMediaTypeUnsupported(
+            "Send a JSON Merge Patch as application/merge-patch+json or application/json, "
+            "or in a form field 'data'."
+        )
+    return validate_person(parse_json_object(body_text()), partial=True)
+
+
 def body_text():
     """The JSON text of the body, from a form field `data` or a JSON body."""
     mimetype = request.mimetype

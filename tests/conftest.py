@@ -144,7 +144,7 @@ def database_url(database_kind, migrated_template, tmp_path):
         return f"sqlite:///{tmp_path}/people.db"
     engine = sa.create_engine(migrated_template.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as connection:
-        connection.execute(sa.text("TRUNCATE people, tokens RESTART IDENTITY"))
+        connection.execute(sa.text("TRUNCATE people, tokens, idempotency_keys RESTART IDENTITY"))
     engine.dispose()
     return migrated_template
 

@@ -225,9 +225,15 @@ valid_people = st.fixed_dictionaries(
 )
 
 
+def trimmed(person, keys=("name", "age", "locale")):
+    """The fields the service stores from a valid document (or a valid merge patch)."""
+    return {key: person[key].strip() if key != "age" else person[key] for key in keys}
+
+
 @st.composite
 def invalid_documents(draw):
-    """A JSON text that parses or not, but is never a valid person."""
+    """(A JSON text that parses or not, but is never a valid person; the fields it holds
+    if it is a valid merge patch, else None)."""
     person = draw(valid_people)
     mutation = draw(
         st.sampled_from(
@@ -240,31 +246,31 @@ def invalid_documents(draw):
         limit = NAME_LIMIT if mutation == "name" else LOCALE_LIMIT
         bad = ["", "  ", "x" * (limit + 1), 5, None, "a\x00b", "a\x1bb", "\ud800", ["x"]]
         person[mutation] = draw(st.sampled_from(bad))
-    elif mutation == "missing":
-        del person[draw(st.sampled_from(["name", "age", "locale"]))]
+    elif mutation == "missing":  # valid as a merge patch: the fields left are changed
+        missing = draw(st.sampled_from(["name", "age", "locale"]))
+        del person[missing]
+        kept = [key for key in ("name", "age", "locale") if key != missing]
+        return json.dumps(person), trimmed(person, kept)
     elif mutation == "unknown":
         person[draw(any_text.filter(lambda key: key not in person))] = draw(json_values)
     elif mutation == "not object":
-        return json.dumps(draw(st.sampled_from([[person], "person", 42, None])))
+        return json.dumps(draw(st.sampled_from([[person], "person", 42, None]))), None
     elif mutation == "text":
         text = json.dumps(person)
-        return draw(
-            st.sampled_from(
-                [
-                    text[:-1],
-                    text.replace('"age": ' + json.dumps(person["age"]), '"age": NaN'),
-                    text[:-1] + ', "age": 1}',
-                    "",
-                    text + " " * 17_000,
-                ]
-            )
-        )
+        broken = [
+            text[:-1],
+            text.replace('"age": ' + json.dumps(person["age"]), '"age": NaN'),
+            text[:-1] + ', "age": 1}',
+            "",
+            text + " " * 17_000,
+        ]
+        return draw(st.sampled_from(broken)), None
     else:
         value = draw(json_values)
         if isinstance(value, dict) and {"name", "age", "locale"} <= set(value):
             value = [value]
-        return json.dumps(value)
-    return json.dumps(person)
+        return json.dumps(value), None
+    return json.dumps(person), None
 
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -275,27 +281,31 @@ OTHER_TYPES = ["text/plain", "application/xml", "application/jsonx", "multipart/
 
 @st.composite
 def bodies(draw):
-    """(request keyword arguments, the fields a valid body holds or None)."""
-    valid = draw(st.booleans())
-    if valid:
+    """(request keyword arguments, the fields a valid body holds, the fields a valid merge
+    patch holds): each None when the body is not one."""
+    if draw(st.booleans()):
         person = draw(valid_people)
         text = json.dumps(person, ensure_ascii=draw(st.booleans()))
-        fields = {
-            key: person[key].strip() if key != "age" else person[key]
-            for key in ("name", "age", "locale")
-        }
+        fields = patch = trimmed(person)
     else:
-        text, fields = draw(invalid_documents()), None
+        (text, patch), fields = draw(invalid_documents()), None
+    arguments, accepted = draw(encodings(text))
+    return arguments, (fields if accepted else None), (patch if accepted else None)
+
+
+@st.composite
+def encodings(draw, text):
+    """(request keyword arguments, whether the service reads a body so encoded)."""
     encoding = draw(st.sampled_from(["json", "form", "multipart", "file", "other", "bytes"]))
     if encoding == "json":
-        return {"data": text.encode(), "content_type": draw(st.sampled_from(JSON_TYPES))}, fields
+        return {"data": text.encode(), "content_type": draw(st.sampled_from(JSON_TYPES))}, True
     if encoding == "form":
-        return {"data": urllib.parse.urlencode({"data": text}), "content_type": FORM_TYPE}, fields
+        return {"data": urllib.parse.urlencode({"data": text}), "content_type": FORM_TYPE}, True
     if encoding == "multipart":
-        return {"data": {"data": text}, "content_type": MULTIPART_TYPE}, fields
+        return {"data": {"data": text}, "content_type": MULTIPART_TYPE}, True
     if encoding == "file":
         upload = (io.BytesIO(text.encode()), "person.json")
-        return {"data": {"data": upload}, "content_type": MULTIPART_TYPE}, fields
+        return {"data": {"data": upload}, "content_type": MULTIPART_TYPE}, True
     if encoding == "other":
         content_type = draw(st.sampled_from(OTHER_TYPES) | printable_text)
         mimetype = content_type.split(";")[0].strip().lower()
@@ -303,9 +313,9 @@ def bodies(draw):
             "+json"
         ):
             content_type = "text/plain"
-        return {"data": text.encode(), "content_type": content_type}, None
+        return {"data": text.encode(), "content_type": content_type}, False
     content_type = draw(st.sampled_from([*JSON_TYPES, FORM_TYPE, *OTHER_TYPES]))
-    return {"data": draw(st.binary(max_size=200)), "content_type": content_type}, None
+    return {"data": draw(st.binary(max_size=200)), "content_type": content_type}, False
 
 
 PATHS = ["collection", "collection slash", "existing", "missing", "junk"]
@@ -384,7 +394,7 @@ def test_generated_requests_never_fail_or_corrupt(app, stored_people):
         authorization = authorizations.get(generated["auth"], generated["garbage"])
         if generated["auth"] != "none":
             headers["Authorization"] = authorization
-        arguments, fields = generated["body"]
+        arguments, fields, patch = generated["body"]
         method = generated["method"]
         response = client.open(path, method=method, headers=headers, **arguments)
         assert response.status_code < 500, response.get_data(as_text=True)
@@ -398,6 +408,10 @@ def test_generated_requests_never_fail_or_corrupt(app, stored_people):
             elif generated["path"] == "existing" and existing:
                 assert response.status_code == 200
                 expected[person_id] = fields
+        elif method == "PATCH" and writer and patch is not None:
+            if generated["path"] == "existing" and existing:
+                assert response.status_code == 200
+                expected[person_id] = {**model[person_id], **patch}
         elif method == "DELETE" and writer and generated["path"] == "existing" and existing:
             assert response.status_code == 200
             del expected[person_id]

@@ -81,10 +81,10 @@ def test_people_changes_are_counted(app, client):
         scraped = scrape(app)
         return {
             kind: total(scraped, "people_api_people_changes_total", change=kind)
-            for kind in ("created", "replaced", "deleted")
+            for kind in ("created", "replaced", "patched", "deleted")
         }
 
-    assert changes() == {"created": 0, "replaced": 0, "deleted": 0}
+    assert changes() == {"created": 0, "replaced": 0, "patched": 0, "deleted": 0}
     for _ in range(3):
         client.put("/resources/data/", json=PETER)
     client.put("/resources/data/1", json=PETER)
@@ -92,7 +92,11 @@ def test_people_changes_are_counted(app, client):
     client.put("/resources/data/", json={"name": ""})  # refused: not a change
     client.delete("/resources/data/99")  # no such person: not a change
     client.put("/resources/data/2", json=PETER)  # deleted before: not a change either
-    assert changes() == {"created": 3, "replaced": 1, "deleted": 1}
+    client.patch("/resources/data/3", json={"age": 1})
+    client.patch("/resources/data/3", json={})  # an empty patch changes nothing
+    client.put("/resources/data/", json=PETER, headers={"Idempotency-Key": "k"})
+    client.put("/resources/data/", json=PETER, headers={"Idempotency-Key": "k"})  # a replay
+    assert changes() == {"created": 4, "replaced": 1, "patched": 1, "deleted": 1}
 
 
 def test_auth_failures_are_counted_by_reason(app):

@@ -365,8 +365,8 @@ def test_unknown_url_is_404_in_problem_shape(client):
         ("post", COLLECTION, {"PUT"}),
         ("delete", COLLECTION, {"GET", "PUT"}),
         ("delete", "/resources/data", {"GET", "PUT"}),
-        ("post", "/resources/data/1", {"GET", "PUT", "DELETE"}),
-        ("patch", "/resources/data/1", {"GET", "PUT", "DELETE"}),
+        ("post", "/resources/data/1", {"GET", "PUT", "PATCH", "DELETE"}),
+        ("patch", COLLECTION, {"GET", "PUT"}),
     ],
 )
 def test_wrong_method_is_405_with_allow(client, method, path, allowed):
