@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from api.extensions import db
 from tests.conftest import bearer
+from tests.helpers import poll
 from tests.servers import gunicorn, gunicorn_server, request
-from tests.test_faults import wait_until
 
 pytestmark = pytest.mark.server
 
@@ -123,16 +123,16 @@ def test_a_killed_worker_leaves_no_key_without_its_person(
 
     with gunicorn_server(database_url, tmp_path / "gunicorn.log", workers=3) as server:
         base_url = server.base_url
-        wait_until(lambda: len(server.worker_pids()) == 3, 30, "3 workers never booted")
+        poll(lambda: len(server.worker_pids()) == 3, 30, "3 workers never booted")
         victim = server.worker_pids()[0]
         threads = [threading.Thread(target=writer, args=(number,)) for number in range(8)]
         for thread in threads:
             thread.start()
         try:
-            wait_until(lambda: len(answered) >= 40, 30, "no creates before the kill")
+            poll(lambda: len(answered) >= 40, 30, "no creates before the kill")
             os.kill(victim, signal.SIGKILL)
             after_kill = len(answered)
-            wait_until(lambda: len(answered) >= after_kill + 40, 30, "creates did not resume")
+            poll(lambda: len(answered) >= after_kill + 40, 30, "creates did not resume")
         finally:
             stop.set()
             for thread in threads:
