@@ -6,7 +6,8 @@ import socket
 import pytest
 
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
-from tests.servers import Response, gunicorn, request
+from tests.deployment import ROOT, platform_environment, procfile_processes, run_command
+from tests.servers import Response, free_port, gunicorn, request
 
 pytestmark = pytest.mark.server
 
@@ -102,3 +103,21 @@ def test_ipv4_and_ipv6_allowlists(database, tmp_path, networks, allowed):
     assert answers.pop(allowed).status == 404
     assert_refused(answers.popitem()[1])
     assert [probe.status for probe in probes] == [200, 200]
+
+
+def test_gunicorn_refuses_to_start_with_an_invalid_cidr(tmp_path):
+    """The master checks the settings once, before any worker boots (gunicorn.conf.py)."""
+    web = procfile_processes(ROOT / "Procfile")["web"]
+    env = platform_environment(
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path}/people.db",
+        PORT=str(free_port()),
+        ALLOWED_NETWORKS="10.0.0.0/8, 10.0.0.300/32",
+    )
+    result = run_command(web, env, timeout=30)
+    assert result.returncode != 0
+    assert "Error: refusing to start (APP_ENV=development): ALLOWED_NETWORKS must be" in (
+        result.stderr
+    )
+    assert "'10.0.0.300/32' is not a CIDR block" in result.stderr
+    assert "Booting worker" not in result.stderr and "Traceback" not in result.stderr
