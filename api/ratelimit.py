@@ -2,8 +2,9 @@
 
 Counters live in Redis (REDIS_URL), so every worker of every instance adds to the same
 ones; without it, in each worker's memory, which the start-up warning and the README say.
-Fixed windows (the `limits` library): one counter a limit, one Redis round trip to count
-and check it.
+Fixed windows (the `limits` library: parsing, the in-memory store, the window's state for
+the 429's headers). With Redis, a request's counters for all its limits are counted in one
+round trip (a MULTI/EXEC pipeline), not one a limit as the library's own `hit` would.
 
 A store that fails must not refuse every client: the request is served unchecked, the
 `people_api_rate_limit_store_errors` counter counts it, and the worker leaves the store
@@ -17,7 +18,9 @@ import time
 import limits
 import limits.strategies
 from limits.errors import StorageError
+from limits.storage import RedisStorage
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
@@ -108,31 +111,50 @@ class RateLimits:
     def refuse_blocked_address(self, address):
         """429 when the address is over its failed-authentication limit (counting nothing)."""
         for limit in self.failure_limits:
-            passed = self.ask(self.limiter.test, limit, "auth-failure", address)
-            if not passed:
+            if self.ask(self.limiter.test, limit, "auth-failure", address) is False:
                 self.refuse(limit, "auth-failure", address)
 
     def count(self, limit_items, *identifiers):
-        for limit in limit_items:
-            if not self.ask(self.limiter.hit, limit, *identifiers):
+        if not limit_items:
+            return
+        counts = self.ask(self.increment, limit_items, identifiers)
+        for limit, count in zip(limit_items, counts or (), strict=False):
+            if count > limit.amount:
                 self.refuse(limit, *identifiers)
 
-    def ask(self, question, limit, *identifiers):
-        """The store's answer, or True (go ahead) while it is failing."""
+    def increment(self, limit_items, identifiers):
+        """Count one request against each limit; the counts, in the same order."""
+        store = self.limiter.storage
+        if not isinstance(store, RedisStorage):
+            return [
+                store.incr(limit.key_for(*identifiers), limit.get_expiry()) for limit in limit_items
+            ]
+        # The key the library's own hit would use, so its window state reads the same counter.
+        # SET NX EX starts a window with its expiry; MULTI/EXEC keeps the window from ending
+        # between the two commands (an INCR alone would then make a key that never expires).
+        pipeline = store.get_connection().pipeline(transaction=True)
+        for limit in limit_items:
+            key = store.prefixed_key(limit.key_for(*identifiers))
+            pipeline.set(key, 0, ex=limit.get_expiry(), nx=True)
+            pipeline.incr(key)
+        return pipeline.execute()[1::2]
+
+    def ask(self, question, *arguments):
+        """The store's answer, or None (go ahead, unchecked) while it is failing."""
         if self.paused_until and time.monotonic() < self.paused_until:
             self.store_errors.inc()
-            return True
+            return None
         try:
-            return question(limit, *identifiers)
-        except StorageError as error:
+            return question(*arguments)
+        except (StorageError, RedisError) as error:
             self.paused_until = time.monotonic() + STORE_PAUSE_SECONDS
             self.store_errors.inc()
             self.logger.warning(
                 "rate limits not checked for %d s: the store failed: %s",
                 STORE_PAUSE_SECONDS,
-                error.storage_error,
+                getattr(error, "storage_error", error),
             )
-            return True
+            return None
 
     def refuse(self, limit, *identifiers):
         try:

@@ -5,6 +5,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
 from tests.prometheus import samples, total
@@ -60,7 +61,7 @@ def send_spread(urls, count, headers):
         return list(pool.map(send, range(count)))
 
 
-def test_the_limit_holds_for_the_sum_of_every_worker_and_instance(instances):
+def test_the_limit_holds_for_the_sum_of_every_worker_and_instance(instances, redis_server):
     """Six processes counting alone would let all 50 through (each sees at most 25)."""
     urls, token = instances
     answers = send_spread(urls, TOKEN_LIMIT + 20, bearer(token))
@@ -70,6 +71,11 @@ def test_the_limit_holds_for_the_sum_of_every_worker_and_instance(instances):
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert refused.headers["X-RateLimit-Limit"] == str(TOKEN_LIMIT)
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Every counter ends with its window: none is left without an expiry.
+    store = redis.Redis.from_url(redis_server.url)
+    keys = store.keys("people-api:*")
+    assert keys and all(0 < store.ttl(key) <= 60 for key in keys)
+    store.close()
 
 
 def test_failed_authentications_are_limited_across_instances(instances):
