@@ -3,8 +3,8 @@
 Counters live in Redis (REDIS_URL), so every worker of every instance adds to the same
 ones; without it, in each worker's memory, which the start-up warning and the README say.
 Fixed windows (the `limits` library: parsing, the in-memory store, the window's state for
-the 429's headers). With Redis, a request's counters for all its limits are counted in one
-round trip (a MULTI/EXEC pipeline), not one a limit as the library's own `hit` would.
+the 429's headers). With Redis, a request's counters for all its limits are counted by one
+small script in one command and round trip, not one a limit as the library's own `hit` would.
 
 A store that fails must not refuse every client: the request is served unchecked, the
 `people_api_rate_limit_store_errors` counter counts it, and the worker leaves the store
@@ -32,6 +32,19 @@ OFF = ("", "off", "none")
 STORE_TIMEOUT_SECONDS = 0.25
 STORE_PAUSE_SECONDS = 5
 KEY_PREFIX = "people-api"
+# Count one request in each window (KEYS), starting a window with its expiry (ARGV, in
+# seconds) on its first request; the counts, in order. A script runs atomically, so a
+# window cannot end between the two commands and leave a counter that never expires.
+COUNT_SCRIPT = """
+local counts = {}
+for index, key in ipairs(KEYS) do
+    counts[index] = redis.call("INCR", key)
+    if counts[index] == 1 then
+        redis.call("EXPIRE", key, ARGV[index])
+    end
+end
+return counts
+"""
 
 
 class TooManyRequests(HTTPException):
@@ -92,6 +105,9 @@ class RateLimits:
         self.limiter = None
         if self.enabled:
             self.limiter = limits.strategies.FixedWindowRateLimiter(open_store(config))
+            if config["REDIS_URL"]:
+                connection = self.limiter.storage.get_connection()
+                self.count_script = connection.register_script(COUNT_SCRIPT)
             if not config["REDIS_URL"]:
                 self.logger.warning(
                     "rate limits are per worker process: no REDIS_URL, so each worker counts "
@@ -129,15 +145,9 @@ class RateLimits:
             return [
                 store.incr(limit.key_for(*identifiers), limit.get_expiry()) for limit in limit_items
             ]
-        # The key the library's own hit would use, so its window state reads the same counter.
-        # SET NX EX starts a window with its expiry; MULTI/EXEC keeps the window from ending
-        # between the two commands (an INCR alone would then make a key that never expires).
-        pipeline = store.get_connection().pipeline(transaction=True)
-        for limit in limit_items:
-            key = store.prefixed_key(limit.key_for(*identifiers))
-            pipeline.set(key, 0, ex=limit.get_expiry(), nx=True)
-            pipeline.incr(key)
-        return pipeline.execute()[1::2]
+        # The keys the library's own hit would use, so its window state reads these counters.
+        keys = [store.prefixed_key(limit.key_for(*identifiers)) for limit in limit_items]
+        return self.count_script(keys=keys, args=[limit.get_expiry() for limit in limit_items])
 
     def ask(self, question, *arguments):
         """The store's answer, or None (go ahead, unchecked) while it is failing."""
