@@ -19,9 +19,6 @@ import limits
 import limits.strategies
 from limits.errors import StorageError
 from limits.storage import RedisStorage
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
 # The production defaults; development has no limits unless they are set.
@@ -80,6 +77,10 @@ def open_store(config):
     url = config["REDIS_URL"]
     if not url:
         return limits.storage.MemoryStorage()
+    # Imported only here: the redis client adds about 6 MB to a worker that never uses it.
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     options = {
         "socket_timeout": STORE_TIMEOUT_SECONDS,
         "socket_connect_timeout": STORE_TIMEOUT_SECONDS,
@@ -103,12 +104,17 @@ class RateLimits:
         self.logger = app.logger
         self.store_errors = app.extensions["metrics"].rate_limit_store_errors
         self.limiter = None
+        self.store_failures = StorageError
         if self.enabled:
             self.limiter = limits.strategies.FixedWindowRateLimiter(open_store(config))
             if config["REDIS_URL"]:
                 connection = self.limiter.storage.get_connection()
                 self.count_script = connection.register_script(COUNT_SCRIPT)
-            if not config["REDIS_URL"]:
+                # The script's command fails with the client's own errors, not wrapped.
+                from redis.exceptions import RedisError
+
+                self.store_failures = (StorageError, RedisError)
+            else:
                 self.logger.warning(
                     "rate limits are per worker process: no REDIS_URL, so each worker counts "
                     "on its own and a client may make (workers x instances) times as many "
@@ -156,7 +162,7 @@ class RateLimits:
             return None
         try:
             return question(*arguments)
-        except (StorageError, RedisError) as error:
+        except self.store_failures as error:
             self.paused_until = time.monotonic() + STORE_PAUSE_SECONDS
             self.store_errors.inc()
             self.logger.warning(
