@@ -29,6 +29,7 @@ def assert_too_many(response):
     body = assert_problem(response, 429)
     assert body["title"] == "Too Many Requests"
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert all(name in response.headers for name in LIMIT_HEADERS)
     assert response.headers["X-RateLimit-Remaining"] == "0"
     retry_after = int(response.headers["Retry-After"])
