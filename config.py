@@ -23,6 +23,14 @@ def _flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+OFF_WORDS = ("0", "false", "no", "off")
+
+
+def _optional_flag(name):
+    """A yes/no setting that may be left unset (None), for a default that depends on APP_ENV."""
+    return _flag(name) if os.environ.get(name, "").strip() else None
+
+
 def normalise_database_url(url):
     """Point Postgres URLs at the psycopg 3 driver (Heroku hands out postgres://)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -118,3 +126,21 @@ class Config:
     REQUIRE_IF_MATCH = _flag("REQUIRE_IF_MATCH")
     # Hours an Idempotency-Key and its stored response are kept; then the key is free again.
     IDEMPOTENCY_KEY_HOURS = _positive_int("IDEMPOTENCY_KEY_HOURS", 24)
+    # Refuse (403) requests that did not come over HTTPS, as the trusted proxy hop tells in
+    # X-Forwarded-Proto; health probes exempt. Unset: on when APP_ENV is production.
+    REQUIRE_HTTPS = _optional_flag("REQUIRE_HTTPS")
+    # Strict-Transport-Security's max-age on HTTPS responses, in seconds (0: no header).
+    HSTS_MAX_AGE = _int("HSTS_MAX_AGE", 365 * 24 * 3600)
+    # Comma-separated CIDR blocks (IPv4, IPv6) clients may connect from; empty: anywhere.
+    ALLOWED_NETWORKS = os.environ.get("ALLOWED_NETWORKS", "")
+    # Requests a token may make, e.g. "50/second;2000/minute" ("off": none). Unset: that
+    # example in production, none in development.
+    RATE_LIMIT = os.environ.get("RATE_LIMIT")
+    # Failed authentications a client address may make (unset: 10/minute in production,
+    # none in development); over it, a 429 before the token is even looked up.
+    AUTH_FAILURE_RATE_LIMIT = os.environ.get("AUTH_FAILURE_RATE_LIMIT")
+    # The Redis that holds the rate-limit counters for every worker and instance (Heroku's
+    # add-on sets REDIS_URL); unset, each worker counts alone.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Check the certificate of a rediss:// Redis. Heroku Redis's is self-signed: set 0 there.
+    REDIS_VERIFY_TLS = os.environ.get("REDIS_VERIFY_TLS", "1").strip().lower() not in OFF_WORDS

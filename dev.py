@@ -2,9 +2,9 @@
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements (the
 service's for `run`, the service's and the test tools' for `test`), and for the tests starts
-a private, throw-away Postgres cluster and makes sure Prometheus's tools, PgBouncer and
-nginx are there (installing Debian's packages when they are missing). It never changes the
-configuration of a database server already on the machine. Standard library only, since it
+a private, throw-away Postgres cluster and makes sure Prometheus's tools, PgBouncer, nginx
+and Redis are there (installing Debian's packages when they are missing). It never changes
+the configuration of a database server already on the machine. Standard library only, since it
 runs before anything is installed.
 """
 
@@ -142,12 +142,13 @@ class PrivatePostgres:
 
 # Debian packages the tests start servers from, each on free loopback ports of its own:
 # package -> the programs the tests run from it. The packages start a service of their own
-# (Prometheus on 9090, PgBouncer on 6432, nginx on 80), which the tests do not use: it is
-# stopped again right after the install.
+# (Prometheus on 9090, PgBouncer on 6432, nginx on 80, Redis on 6379), which the tests do
+# not use: it is stopped again right after the install.
 TEST_SERVER_PACKAGES = {
     "prometheus": ("prometheus", "promtool"),  # the metrics tests
     "pgbouncer": ("pgbouncer",),  # the pooler tests, in front of the test Postgres
     "nginx": ("nginx",),  # the proxy tests, in front of gunicorn
+    "redis-server": ("redis-server",),  # the rate-limit tests' shared counters
 }
 
 

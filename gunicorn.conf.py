@@ -43,6 +43,10 @@ preload_app = False
 # could move its own request's path, so that the log shows another one, or get gunicorn's
 # HTML 400. No proxy in front sets them; X-Forwarded-Proto is still taken from trusted ones.
 forwarder_headers = ""
+# Nor does gunicorn take the scheme from X-Forwarded-Proto (for FORWARDED_ALLOW_IPS): the app
+# takes it from the trusted proxy hops, as it takes the client's address (api/proxies.py), so
+# that REQUIRE_HTTPS cannot be passed with a header a client wrote.
+secure_scheme_headers = {}
 # gunicorn's control socket lives in the home folder by default, where parallel
 # servers would share it; nothing here uses it.
 control_socket_disable = True

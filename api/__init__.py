@@ -10,10 +10,13 @@ from api.bodies import drain_unread_bodies
 from api.cli import register_commands
 from api.database import init_database
 from api.errors import register_error_handlers
+from api.headers import harden_responses
 from api.logs import init_logging
 from api.metrics import metrics
 from api.proxies import trust_proxies
+from api.ratelimit import init_rate_limits
 from api.routing import IdConverter
+from api.security import guard_requests
 from api.settings_check import check_settings
 from config import Config
 
@@ -43,10 +46,13 @@ def create_app(config=None):
     init_database(app)
     metrics.init_app(app)
     init_token_cache(app)
+    init_rate_limits(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     init_logging(app)
+    guard_requests(app)  # inside the next two, so that its refusals get their headers, logs
+    harden_responses(app)
     record_requests(app)
     trust_proxies(app)  # outside the request wrapper, which logs the address it finds
     drain_unread_bodies(app)  # outside it too: the drain's time is not the app's

@@ -81,7 +81,10 @@ def verify_token(secret):
     secret_hash = hash_secret(secret)
     cache = current_app.extensions["token_cache"]
     caller = cache.get(secret_hash)
+    limits = current_app.extensions["rate_limits"]
     if caller is None:
+        if limits.failure_limits:  # an address guessing tokens gets no more database look-ups
+            limits.refuse_blocked_address(request.remote_addr)
         caller = load_caller(secret_hash)
         if caller is None:
             request.environ[AUTH_FAILURE] = "unknown"
@@ -92,6 +95,8 @@ def verify_token(secret):
         request.environ[AUTH_FAILURE] = "expired"
         return None
     request.environ[TOKEN_NAME] = caller.name
+    if limits.token_limits:
+        limits.check_token(caller.name)
     return caller
 
 
@@ -120,6 +125,8 @@ def auth_error(status):
         noted[AUTH_FAILURE] = "missing"
         challenge = realm
         detail = "This request needs a bearer token: 'Authorization: Bearer <token>'."
+    if status == 401:  # over the address's limit of failures, a 429 instead
+        current_app.extensions["rate_limits"].check_failed_authentication(request.remote_addr)
     return problem_response(status, detail, headers=[("WWW-Authenticate", challenge)])
 
 

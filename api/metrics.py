@@ -63,6 +63,12 @@ class AppMetrics:
             "Requests answered 503 because the database was unreachable or busy.",
             registry=self.registry,
         )
+        self.rate_limit_store_errors = Counter(
+            "people_api_rate_limit_store_errors",
+            "Rate-limit checks skipped because the store (Redis) failed or was paused after "
+            "a failure: those requests were served unchecked.",
+            registry=self.registry,
+        )
         # Children made up front: every series exists (at 0) from the first scrape on.
         self.changes = {change: changes.labels(change) for change in CHANGES}
         self.auth_failures = {

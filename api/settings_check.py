@@ -5,6 +5,8 @@ from flask.helpers import get_debug_flag
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from api.ratelimit import parse_limits
+from api.security import parse_networks
 from config import APP_ENVIRONMENTS, Config
 
 
@@ -21,8 +23,34 @@ def settings_problems(settings):
     app_env = settings.get("APP_ENV")
     if app_env not in APP_ENVIRONMENTS:
         return [f"APP_ENV must be one of {', '.join(APP_ENVIRONMENTS)}, not {app_env!r}."]
-    if app_env != "production":
-        return []
+    problems = format_problems(settings)
+    if app_env == "production":
+        problems += production_problems(settings)
+    return problems
+
+
+def format_problems(settings):
+    """Settings that cannot be read at all, in any environment."""
+    problems = []
+    try:
+        parse_networks(settings.get("ALLOWED_NETWORKS"))
+    except ValueError as error:
+        problems.append(
+            f"ALLOWED_NETWORKS must be comma-separated CIDR blocks such as 10.0.0.0/8 or "
+            f"2001:db8::/32: {error}."
+        )
+    for name in ("RATE_LIMIT", "AUTH_FAILURE_RATE_LIMIT"):
+        try:
+            parse_limits(settings.get(name))
+        except ValueError:
+            problems.append(
+                f"{name} must be limits such as '50/second;2000/minute' (or 'off'), "
+                f"not {settings.get(name)!r}."
+            )
+    return problems
+
+
+def production_problems(settings):
     problems = []
     url = settings.get("DATABASE_URL")
     if not url:

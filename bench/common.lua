@@ -11,8 +11,13 @@ end
 function init(args)
   rows = tonumber(args[1])
   local authorization = "Bearer " .. args[2]
-  get_headers = { ["Authorization"] = authorization }
-  put_headers = { ["Authorization"] = authorization, ["Content-Type"] = "application/json" }
+  -- As the platform's proxy tells it: the client came over HTTPS (production refuses HTTP).
+  get_headers = { ["Authorization"] = authorization, ["X-Forwarded-Proto"] = "https" }
+  put_headers = {
+    ["Authorization"] = authorization,
+    ["X-Forwarded-Proto"] = "https",
+    ["Content-Type"] = "application/json",
+  }
   path = args[3]
   -- Different ids in every thread, yet the same sequence run after run.
   math.randomseed(thread_number * 7919)

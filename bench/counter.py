@@ -12,9 +12,10 @@ REQUESTS_SERIES = "people_api_http_requests_total{"
 
 def requests_counted(base_url, metrics_token):
     """The sum of the request counter over every route, method, status and worker."""
-    scrape = urllib.request.Request(
-        base_url + "/metrics", headers={"Authorization": f"Bearer {metrics_token}"}
-    )
+    # X-Forwarded-Proto: as the platform's proxy says of an HTTPS request (production
+    # refuses plain HTTP).
+    headers = {"Authorization": f"Bearer {metrics_token}", "X-Forwarded-Proto": "https"}
+    scrape = urllib.request.Request(base_url + "/metrics", headers=headers)
     with urllib.request.urlopen(scrape, timeout=10) as response:
         text = response.read().decode()
     # /metrics itself is not counted, so scraping does not move the sum.

@@ -362,6 +362,9 @@ def production_environment(workdir):
         # The benchmark's SQLite file is on this machine's own disk.
         "SQLITE_PERSISTENT_DISK": "1",
         "INSTANCE_PATH": str(workdir / "instance"),
+        # The one benchmark token makes thousands of requests a second: production's default
+        # limits would refuse nearly all. `--service-env RATE_LIMIT=...` measures them.
+        "RATE_LIMIT": "off",
     }
 
 
@@ -595,6 +598,13 @@ def parse_arguments():
         "e.g. --gunicorn-option=--worker-connections=32",
     )
     parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the servers (repeatable), e.g. --service-env REDIS_URL=redis://...",
+    )
+    parser.add_argument(
         "--growth", action="store_true", help="also run GET at 10,000 and 1,000,000 rows"
     )
     parser.add_argument("--growth-small", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -617,6 +627,8 @@ def parse_arguments():
         if not all(count.isdigit() and int(count) > 0 for count in counts):
             parser.error("--connections takes positive whole numbers, such as 8,64")
         options.connections = [int(count) for count in counts]
+    if not all("=" in setting for setting in options.service_env):
+        parser.error("--service-env takes NAME=VALUE")
     return options
 
 
@@ -629,6 +641,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="people-bench-") as workdir:
         options.workdir = Path(workdir)
         environment = production_environment(options.workdir)
+        environment.update(setting.split("=", 1) for setting in options.service_env)
         workers, threads = gunicorn_concurrency(environment)
         # gthread takes at most `threads` connections a worker, so more only queue: as
         # they do behind a platform's router, which holds many client connections.
@@ -646,6 +659,7 @@ def main():
                 "threads": threads,
                 "connections": options.connections,
                 "gunicorn_options": options.gunicorn_option,
+                "service_env": options.service_env,
             },
             "databases": {},
         }

@@ -67,18 +67,20 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url, log_path, workers=2, env=None, errors_path=None):
+def gunicorn(database_url, log_path, workers=2, env=None, errors_path=None, extra_binds=()):
     """gunicorn with the checked-in config, on a free loopback port; yields its URL.
 
     stdout (the app's JSON log) goes to log_path; stderr (gunicorn's own messages) too,
-    unless errors_path is given.
+    unless errors_path is given. `extra_binds`: more addresses to listen on ("[::1]:8001").
     """
-    with gunicorn_server(database_url, log_path, workers, env, errors_path) as server:
+    with gunicorn_server(database_url, log_path, workers, env, errors_path, extra_binds) as server:
         yield server.base_url
 
 
 @contextlib.contextmanager
-def gunicorn_server(database_url, log_path, workers=2, env=None, errors_path=None):
+def gunicorn_server(
+    database_url, log_path, workers=2, env=None, errors_path=None, extra_binds=()
+):
     """Like `gunicorn`, but yields a Server, for tests that signal its processes."""
     port = free_port()
     environment = {
@@ -89,7 +91,10 @@ def gunicorn_server(database_url, log_path, workers=2, env=None, errors_path=Non
         **(env or {}),
     }
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-    command += ["--bind", f"127.0.0.1:{port}", "api:create_app()"]
+    command += ["--bind", f"127.0.0.1:{port}"]
+    for address in extra_binds:
+        command += ["--bind", address]
+    command.append("api:create_app()")
     with open(log_path, "wb") as log, open(errors_path or os.devnull, "wb") as errors:
         stderr = errors if errors_path else subprocess.STDOUT
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=stderr)

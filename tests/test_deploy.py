@@ -40,6 +40,9 @@ def schema_of(database_url):
     return columns, constraints, revision
 
 
+PLAIN = {"X-Forwarded-Proto": "http"}
+
+
 def first_token(one_off):
     """The README's first-token step, as a one-off command; the token is the last line."""
     created = one_off("flask --app api tokens create ops --role write")
@@ -54,8 +57,14 @@ def assert_serves_the_contract(web_command, env, log_folder, release, database_u
         assert stderr.count("Booting worker") == 2
         schema = schema_of(database_url)
 
-        headers = {"Authorization": f"Bearer {token}"}
-        assert request(base_url, "GET", "/resources/data/1").status == 401
+        # What the platform's proxy (Heroku's router, the load balancer) tells of a request
+        # that came over HTTPS; production refuses one that came over plain HTTP.
+        https = {"X-Forwarded-Proto": "https"}
+        headers = {"Authorization": f"Bearer {token}", **https}
+        assert request(base_url, "GET", "/resources/data/1", headers=https).status == 401
+        plain = request(base_url, "GET", "/resources/data/1", headers={**headers, **PLAIN})
+        assert plain.status == 403 and "https" in plain.json()["detail"]
+        assert request(base_url, "GET", "/readyz", headers=PLAIN).status == 200
         kept = drive_contract(base_url, headers)
 
         again = release()

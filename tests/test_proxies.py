@@ -93,6 +93,12 @@ def test_shipped_nginx_answers_what_it_refuses_as_problems(upstream, token, tmp_
     assert {answer.status for answer in app_answers} == {413, 415}
     assert all("X-Request-ID" in answer.headers for answer in app_answers)
     assert created.status == 201 and created.json()["name"] == "ann"
+    # The app's own headers pass through once; nginx names no version.
+    assert created.headers.get_all("X-Content-Type-Options") == ["nosniff"]
+    for answer in (created, *too_large):
+        assert answer.headers["Server"] == "nginx"
+    assert {answer.headers["X-Content-Type-Options"] for answer in too_large} == {"nosniff"}
+    assert {answer.headers["Cache-Control"] for answer in too_large} == {"no-store"}
 
 
 def silent_upstream():
@@ -116,6 +122,10 @@ def test_shipped_nginx_answers_gateway_errors_as_problems(tmp_path):
     assert down.headers["Retry-After"] == "1"
     assert down.json()["status"] == 502
     assert (slow.status, slow.headers["Content-Type"]) == (504, PROBLEM)
+    for answer in (down, slow):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["Server"] == "nginx"
     assert slow.json()["title"] == "Gateway Timeout"
 
 

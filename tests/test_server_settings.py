@@ -96,6 +96,7 @@ def test_sigterm_finishes_every_accepted_request(make_postgres_database, tmp_pat
             connection.putrequest("PUT", "/resources/data")
             connection.putheader("Content-Type", "application/json")
             connection.putheader("Authorization", f"Bearer {token}")
+            connection.putheader("X-Forwarded-Proto", "https")  # as the platform's proxy says
             connection.putheader("Content-Length", str(len(body)))
             connection.endheaders()
             connection.send(body[:10])
