@@ -3,9 +3,9 @@
 import shutil
 import socket
 import subprocess
-import time
 
-from tests.servers import free_port, terminate
+from tests.helpers import terminate, wait_for_server
+from tests.servers import free_port
 
 
 class RedisServer:
@@ -21,13 +21,7 @@ class RedisServer:
         command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + deadline_seconds
-        while not self.answers():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server did not answer in {deadline_seconds} s")
-            time.sleep(0.05)
+        wait_for_server(self.process, self.answers, deadline_seconds, "redis-server")
 
     def answers(self):
         try:

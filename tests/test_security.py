@@ -3,7 +3,7 @@
 import pytest
 
 from api.settings_check import UnsafeSettingsError
-from tests.conftest import bearer, build_app, build_broken_app, dispose, make_token
+from tests.conftest import add_broken_route, bearer, build_app, dispose, make_token
 from tests.test_people import COLLECTION, PETER, assert_problem
 
 HTTPS = {"X-Forwarded-Proto": "https"}
@@ -146,7 +146,7 @@ def test_every_kind_of_response_is_hardened(make_app, database_url):
         "metrics": (client.get("/metrics", headers=HTTPS), True),
         "probe": (client.get("/healthz"), False),
     }
-    broken = build_broken_app(database_url)
+    broken = add_broken_route(build_app(database_url))
     answers["500"] = (broken.test_client().get("/broken"), True)
     dispose(broken)
     for kind, (response, no_store) in answers.items():
