@@ -1,0 +1,91 @@
+"""`flask --app api people import|export`: people in and out in bulk (api/bulk.py,
+api/export.py)."""
+
+import io
+import os
+import signal
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from api import bulk
+from api.extensions import db
+
+people_cli = AppGroup("people", help="Import and export people in bulk.")
+
+
+def file_format(path, chosen):
+    if chosen:
+        return chosen
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension in bulk.FORMATS:
+        return extension
+    raise click.UsageError("Name the format: --format csv|ndjson (the extension does not).")
+
+
+def open_binary(path):
+    return sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+
+
+def stop_on_sigterm():
+    # SIGTERM ends the process without unwinding by default; as SystemExit it unwinds
+    # through the transaction, which is rolled back like after Ctrl-C.
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+
+
+@people_cli.command("import")
+@click.argument("path", metavar="FILE")
+@click.option(
+    "--format", "chosen_format", type=click.Choice(bulk.FORMATS), help="Default: the extension."
+)
+@click.option("--skip-invalid", is_flag=True, help="Store the valid rows, report the others.")
+def import_people(path, chosen_format, skip_invalid):
+    """Import people from a CSV (header name,age,locale) or NDJSON FILE; - is stdin."""
+    kind = file_format(path, chosen_format)
+    stop_on_sigterm()
+    try:
+        binary = open_binary(path)
+    except OSError as error:
+        raise click.ClickException(f"Cannot read {path}: {error.strerror}") from error
+    with binary:
+        if kind == "csv":
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+            rows = bulk.checked_rows(bulk.csv_rows(text), from_csv=True)
+        else:
+            rows = bulk.checked_rows(bulk.ndjson_rows(binary), from_csv=False)
+        outcome = run_import(rows, skip_invalid)
+    for message in outcome.messages:
+        click.echo(message, err=True)
+    if outcome.invalid > len(outcome.messages):
+        click.echo(f"... and {outcome.invalid - len(outcome.messages)} more.", err=True)
+    if outcome.invalid and not skip_invalid:
+        raise click.ClickException(
+            f"{outcome.invalid} invalid rows; nothing was stored "
+            "(--skip-invalid stores the valid rows)."
+        )
+    click.echo(f"Imported {outcome.stored} people; skipped {outcome.invalid} invalid rows.")
+
+
+def run_import(rows, skip_invalid):
+    """One transaction: committed at the end, rolled back on any refusal (all or nothing),
+    on an error, Ctrl-C or SIGTERM."""
+    with db.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            outcome = bulk.import_rows(connection, rows, skip_invalid)
+        except UnicodeDecodeError as error:
+            transaction.rollback()
+            raise click.ClickException(f"The file is not valid UTF-8: {error}") from error
+        except ValueError as error:  # the CSV header
+            transaction.rollback()
+            raise click.ClickException(str(error)) from error
+        if outcome.invalid and not skip_invalid:
+            transaction.rollback()
+            outcome.stored = 0
+        else:
+            transaction.commit()
+    return outcome
