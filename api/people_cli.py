@@ -8,9 +8,12 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from werkzeug.datastructures import MultiDict
 
-from api import bulk
+from api import bulk, export
+from api.errors import ParameterError
 from api.extensions import db
+from api.listing import parse_listing
 
 people_cli = AppGroup("people", help="Import and export people in bulk.")
 
@@ -89,3 +92,39 @@ def run_import(rows, skip_invalid):
         else:
             transaction.commit()
     return outcome
+
+
+@people_cli.command("export")
+@click.argument("path", metavar="[FILE]", default="-")
+@click.option(
+    "--format", "chosen_format", type=click.Choice(bulk.FORMATS), help="Default: the extension."
+)
+@click.option("--locale", multiple=True, help="Only this locale (repeatable).")
+@click.option("--age-min", help="Only people this old or older.")
+@click.option("--age-max", help="Only people this old or younger.")
+@click.option("--name-prefix", help="Only names starting with this.")
+@click.option("--updated-after", help="Only people changed after this ISO 8601 moment.")
+def export_people(path, chosen_format, **filters):
+    """Export people, in id order, as CSV or NDJSON to FILE (default: standard output)."""
+    kind = chosen_format or ("csv" if path == "-" else file_format(path, None))
+    arguments = MultiDict()
+    for name, value in filters.items():
+        for item in value if name == "locale" else [value]:
+            if item is not None:
+                arguments.add(name, item)
+    try:
+        listing = parse_listing(arguments)
+    except ParameterError as error:
+        problems = "; ".join(option_problem(problem) for problem in error.errors)
+        raise click.UsageError(problems) from error
+    output = click.open_file(path, "w", encoding="utf-8")
+    count = 0
+    with output:
+        for text, people in export.export_text(listing, kind):
+            output.write(text)
+            count += people
+    click.echo(f"Exported {count} people.", err=True)
+
+
+def option_problem(problem):
+    return f"--{problem['field'].replace('_', '-')} {problem['message']}"

@@ -15,9 +15,7 @@ ODD_NAMES = [
 
 
 def run_import(app, path, *options):
-    return app.test_cli_runner().invoke(
-        args=["people", "import", str(path), *options]
-    )
+    return app.test_cli_runner().invoke(args=["people", "import", str(path), *options])
 
 
 def csv_text(rows, header="name,age,locale"):
