@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest
 from api import queries
 from api.errors import ValidationError
 from api.schemas import SERVER_FIELDS, field_errors
-from api.validation import parse_json_object
+from api.validation import NOT_AN_OBJECT, parse_json_object
 
 FORMATS = ("csv", "ndjson")
 COLUMNS = ("name", "age", "locale")
@@ -152,3 +152,24 @@ def import_rows(connection, rows, skip_invalid, progress=None):
     if batch and (skip_invalid or not outcome.invalid):
         outcome.stored += queries.insert_people(connection, batch)
     return outcome
+
+
+def people_from_array(items, max_items):
+    """The validated fields of every person of a bulk create, in order; a ValidationError
+    naming each bad item's fields as "[3].age" (every problem at once)."""
+    if not 1 <= len(items) <= max_items:
+        message = f"must hold 1 to {max_items} people"
+        raise ValidationError([{"field": None, "message": message}])
+    people, problems = [], []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append({"field": f"[{index}]", "message": NOT_AN_OBJECT})
+            continue
+        fields, errors = field_errors(item)
+        people.append(fields)
+        for error in errors:
+            name = f"[{index}].{error['field']}" if error["field"] else f"[{index}]"
+            problems.append({"field": name, "message": error["message"]})
+    if problems:
+        raise ValidationError(problems)
+    return people

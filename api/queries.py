@@ -85,6 +85,21 @@ def insert_person(connection, fields):
     return connection.execute(INSERT_PERSON, values).mappings().one()
 
 
+def insert_people_returning(connection, batch):
+    """Store a bulk create's people (one statement, or a few for many); their rows, in the
+    order given."""
+    now = utcnow()
+    values = [{**fields, "created_at": now, "updated_at": now} for fields in batch]
+    statement = sa.insert(people).returning(*people.c, sort_by_parameter_order=True)
+    return connection.execute(statement, values).mappings().all()
+
+
+def create_people(batch):
+    """A bulk create in one transaction: every person stored, or (on any error) none."""
+    with db.engine.begin() as connection:
+        return insert_people_returning(connection, batch)
+
+
 def at_version(person_id, versions):
     """The person's row, only at one of `versions` unless that is None (an empty set: never)."""
     condition = people.c.id == person_id
