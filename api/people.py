@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, url_for
 
-from api import bulk, conditional, idempotency, queries
+from api import bulk, conditional, export, idempotency, queries
 from api.conditional import CACHE_CONTROL, no_such_person, person_headers
 from api.extensions import auth
 from api.listing import listing_from_request, page_response
@@ -22,7 +22,11 @@ PERSON_URL = "/resources/data/<id:person_id>"
 @bp.get("/resources/data/")
 @auth.login_required(role="read")
 def list_people():
-    """A page of people, filtered and sorted, with the next page's URL (api/listing.py)."""
+    """A page of people, filtered and sorted, with the next page's URL (api/listing.py);
+    with Accept: text/csv or application/x-ndjson, every match, streamed (api/export.py)."""
+    kind = export.requested_kind()
+    if kind is not None:
+        return export.export_response(kind)
     listing = listing_from_request()
     rows = queries.list_people(listing)
     total = queries.count_people(listing) if listing.count else None
