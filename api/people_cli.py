@@ -10,10 +10,11 @@ import click
 from flask.cli import AppGroup
 from werkzeug.datastructures import MultiDict
 
-from api import bulk, export
+from api import bulk, export, queries
 from api.errors import ParameterError
 from api.extensions import db
 from api.listing import parse_listing
+from api.progress import progress
 
 people_cli = AppGroup("people", help="Import and export people in bulk.")
 
@@ -54,13 +55,14 @@ def import_people(path, chosen_format, skip_invalid):
         binary = open_binary(path)
     except OSError as error:
         raise click.ClickException(f"Cannot read {path}: {error.strerror}") from error
-    with binary:
+    size = None if path == "-" else os.fstat(binary.fileno()).st_size
+    with binary, progress("Importing", size, binary.tell) as step:
         if kind == "csv":
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
             rows = bulk.checked_rows(bulk.csv_rows(text), from_csv=True)
         else:
             rows = bulk.checked_rows(bulk.ndjson_rows(binary), from_csv=False)
-        outcome = run_import(rows, skip_invalid)
+        outcome = run_import(rows, skip_invalid, step)
     for message in outcome.messages:
         click.echo(message, err=True)
     if outcome.invalid > len(outcome.messages):
@@ -73,13 +75,13 @@ def import_people(path, chosen_format, skip_invalid):
     click.echo(f"Imported {outcome.stored} people; skipped {outcome.invalid} invalid rows.")
 
 
-def run_import(rows, skip_invalid):
+def run_import(rows, skip_invalid, step):
     """One transaction: committed at the end, rolled back on any refusal (all or nothing),
     on an error, Ctrl-C or SIGTERM."""
     with db.engine.connect() as connection:
         transaction = connection.begin()
         try:
-            outcome = bulk.import_rows(connection, rows, skip_invalid)
+            outcome = bulk.import_rows(connection, rows, skip_invalid, step)
         except UnicodeDecodeError as error:
             transaction.rollback()
             raise click.ClickException(f"The file is not valid UTF-8: {error}") from error
@@ -117,12 +119,14 @@ def export_people(path, chosen_format, **filters):
     except ParameterError as error:
         problems = "; ".join(option_problem(problem) for problem in error.errors)
         raise click.UsageError(problems) from error
+    total = queries.count_people(listing) if sys.stderr.isatty() else None  # for the bar
     output = click.open_file(path, "w", encoding="utf-8")
     count = 0
-    with output:
+    with output, progress("Exporting", total, lambda: count) as step:
         for text, people in export.export_text(listing, kind):
             output.write(text)
             count += people
+            step(people)
     click.echo(f"Exported {count} people.", err=True)
 
 
