@@ -74,6 +74,9 @@ def export_text(listing, kind):
 
 def requested_kind():
     """"csv" or "ndjson" when Accept prefers one of them to JSON (a page), else None."""
+    accept = request.headers.get("Accept", "")
+    if "csv" not in accept and "ndjson" not in accept:  # spares a page the Accept parsing
+        return None
     best = request.accept_mimetypes.best_match(["application/json", *MEDIA_TYPES])
     return MEDIA_TYPES.get(best)
 
