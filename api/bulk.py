@@ -43,8 +43,11 @@ def csv_rows(text_file):
         try:
             row = next(reader, None)
         except csv.Error as error:
-            yield start, None, [{"field": None, "message": f"is not valid CSV: {error}"}]
-            return  # the reader cannot tell where the next row starts
+            # Fatal even with --skip-invalid: the reader cannot tell where the next row
+            # starts, and rows silently left out would be worse than none imported.
+            raise ValueError(
+                f"line {start}: not valid CSV ({error}); nothing was stored"
+            ) from error
         if row is None:
             return
         previous_end = reader.line_num

@@ -156,3 +156,14 @@ def test_header_columns_in_any_order_and_server_fields_ignored(app, tmp_path, st
     result = run_import(app, path)
     assert result.exit_code == 0, result.stderr
     assert [(p["name"], p["age"], p["locale"]) for p in stored_people()] == [("Ann", 30, "NYC")]
+
+
+@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@pytest.mark.parametrize("options", [(), ("--skip-invalid",)])
+def test_broken_csv_quoting_stops_the_import(app, tmp_path, stored_people, options):
+    path = tmp_path / "people.csv"
+    path.write_text(csv_text(["Ann,30,NYC", '"Bo"b,30,NYC', "Cy,30,NYC"]))
+    result = run_import(app, path, *options)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: line 3: not valid CSV (")
+    assert stored_people() == []
