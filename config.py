@@ -78,6 +78,9 @@ class Config:
     DATABASE_URL = database_url_from(os.environ)
     # Bodies are tiny JSON objects; anything larger is refused with 413.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 16 * 1024)
+    # A bulk create (a JSON array on PUT /resources/data/): its body limit and item count.
+    BULK_MAX_CONTENT_LENGTH = _int("BULK_MAX_CONTENT_LENGTH", 1024 * 1024)
+    BULK_MAX_ITEMS = _int("BULK_MAX_ITEMS", 1000)
     # Seconds a SQLite writer waits for another writer's lock before giving up.
     SQLITE_BUSY_TIMEOUT = _int("SQLITE_BUSY_TIMEOUT", 10)
     # FULL: a 2xx write survives a power cut, not only a crash of the process.

@@ -58,4 +58,5 @@ class UnreadBodyDrain:
 
 
 def drain_unread_bodies(app):
-    app.wsgi_app = UnreadBodyDrain(app.wsgi_app, drain_limit(app.config["MAX_CONTENT_LENGTH"]))
+    largest = max(app.config["MAX_CONTENT_LENGTH"], app.config["BULK_MAX_CONTENT_LENGTH"])
+    app.wsgi_app = UnreadBodyDrain(app.wsgi_app, drain_limit(largest))

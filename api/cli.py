@@ -108,8 +108,11 @@ def local_token():
 
 
 def register_commands(app):
-    """`flask tokens ...`, and `flask db ...` (Flask-Migrate) outside the server."""
+    """`flask tokens|people ...`, and `flask db ...` (Flask-Migrate) outside the server."""
     app.cli.add_command(tokens_cli)
+    from api.people_cli import people_cli  # bulk import and export, only for the CLI
+
+    app.cli.add_command(people_cli)
     if app.config["MIGRATION_COMMANDS"]:
         # Imported here: Flask-Migrate brings Alembic, about 10 MB in every process.
         from flask_migrate import Migrate

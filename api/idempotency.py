@@ -48,16 +48,27 @@ def fingerprint(fields):
 
 def create_once(key, fields):
     """Create the person and store the response under the key, or replay what is stored."""
+    return once(key, fingerprint(fields), lambda connection: person_response(connection, fields))
+
+
+def create_many_once(key, people):
+    """A bulk create (api/bulk.py), once: all its people, or the stored response."""
+    return once(key, fingerprint(people), lambda connection: people_response(connection, people))
+
+
+def once(key, digest, create):
+    """Run `create(connection)` (it returns the response's stored values and how many
+    people it made) and store its response under the key, or replay what is stored."""
     token_id = auth.current_user().id
-    digest = fingerprint(fields)
     now = utcnow()
     cutoff = now - timedelta(hours=current_app.config["IDEMPOTENCY_KEY_HOURS"])
     with db.engine.connect() as connection:
         queries.delete_expired_keys(connection, token_id, key, cutoff)
         connection.commit()  # on its own: the creating transaction stays short
         try:
-            person = queries.insert_person(connection, fields)
-            stored = stored_values(person, token_id, key, digest, now)
+            response, created = create(connection)
+            stored = {"token_id": token_id, "key": key, "fingerprint": digest, **response}
+            stored["created_at"] = now
             queries.insert_key(connection, stored)
             connection.commit()
         except sa.exc.IntegrityError:
@@ -68,7 +79,7 @@ def create_once(key, fields):
                 raise
             raise in_progress() from error
         if stored is not None:
-            metrics.count_change("created")
+            metrics.count_change("created", created)
             return stored_response(stored)
         stored = queries.find_key(connection, token_id, key)
     if stored is None:  # the first request's row expired or its token went meanwhile
@@ -81,24 +92,32 @@ def create_once(key, fields):
     return stored_response(stored)
 
 
-def stored_values(person, token_id, key, digest, now):
-    """The key's row: who sent it, a hash of what was sent, and the response."""
-    return {
-        "token_id": token_id,
-        "key": key,
-        "fingerprint": digest,
+def person_response(connection, fields):
+    """Insert one person; the response to store: its body, URL and ETag."""
+    person = queries.insert_person(connection, fields)
+    response = {
         "person_id": person["id"],
         "status": 201,
         "body": current_app.json.dumps(person_document(person)) + "\n",
         "location": url_for("people.get_person", person_id=person["id"]),
         "etag": etag(person),
-        "created_at": now,
     }
+    return response, 1
+
+
+def people_response(connection, people):
+    """Insert a bulk create's people; the response to store (no Location, no ETag: it
+    names many people)."""
+    rows = queries.insert_people_returning(connection, people)
+    body = {"items": [person_document(row) for row in rows]}
+    response = {"person_id": rows[0]["id"], "status": 201, "location": "", "etag": ""}
+    return {**response, "body": current_app.json.dumps(body) + "\n"}, len(rows)
 
 
 def stored_response(stored):
     """The response under a key: the first request's and every retry's, byte for byte."""
     headers = {"Location": stored["location"], "ETag": stored["etag"]}
+    headers = {name: value for name, value in headers.items() if value}  # none for a bulk
     headers["Cache-Control"] = CACHE_CONTROL
     return current_app.response_class(
         stored["body"], status=stored["status"], mimetype="application/json", headers=headers

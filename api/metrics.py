@@ -127,9 +127,9 @@ class Metrics:
             database=dialect,
         )
 
-    def count_change(self, change):
-        """Count a person created, replaced or deleted (after the commit)."""
-        current_app.extensions["metrics"].changes[change].inc()
+    def count_change(self, change, people=1):
+        """Count people created, replaced or deleted (after the commit)."""
+        current_app.extensions["metrics"].changes[change].inc(people)
 
     def count_database_error(self):
         current_app.extensions["metrics"].database_errors.inc()

@@ -1,14 +1,14 @@
 """The people resource: the tutorial app's curl contract on /resources/data."""
 
-from flask import Blueprint, url_for
+from flask import Blueprint, current_app, url_for
 
-from api import conditional, idempotency, queries
-from api.conditional import no_such_person, person_headers
+from api import bulk, conditional, export, idempotency, queries
+from api.conditional import CACHE_CONTROL, no_such_person, person_headers
 from api.extensions import auth
 from api.listing import listing_from_request, page_response
 from api.metrics import metrics
 from api.models import person_document
-from api.validation import changes_from_request, person_from_request
+from api.validation import changes_from_request, create_body_from_request, person_from_request
 
 bp = Blueprint("people", __name__)
 
@@ -22,7 +22,11 @@ PERSON_URL = "/resources/data/<id:person_id>"
 @bp.get("/resources/data/")
 @auth.login_required(role="read")
 def list_people():
-    """A page of people, filtered and sorted, with the next page's URL (api/listing.py)."""
+    """A page of people, filtered and sorted, with the next page's URL (api/listing.py);
+    with Accept: text/csv or application/x-ndjson, every match, streamed (api/export.py)."""
+    kind = export.requested_kind()
+    if kind is not None:
+        return export.export_response(kind)
     listing = listing_from_request()
     rows = queries.list_people(listing)
     total = queries.count_people(listing) if listing.count else None
@@ -33,9 +37,12 @@ def list_people():
 @bp.put("/resources/data/")
 @auth.login_required(role="write")
 def create_person():
-    """Create a person; 201 with its URL in Location. With an Idempotency-Key, once."""
+    """Create a person (201 with its URL in Location), or, given an array, every person
+    in it or none (api/bulk.py). With an Idempotency-Key, once."""
     key = idempotency.key_from_request()
-    fields = person_from_request()
+    fields = create_body_from_request()
+    if isinstance(fields, list):
+        return create_people(key, fields)
     if key is not None:
         return idempotency.create_once(key, fields)
     with queries.one_statement_connection() as connection:
@@ -44,6 +51,15 @@ def create_person():
     metrics.count_change("created")
     location = url_for("people.get_person", person_id=person["id"])
     return person_document(person), 201, {**person_headers(person), "Location": location}
+
+
+def create_people(key, items):
+    people = bulk.people_from_array(items, current_app.config["BULK_MAX_ITEMS"])
+    if key is not None:
+        return idempotency.create_many_once(key, people)
+    rows = queries.create_people(people)
+    metrics.count_change("created", len(rows))
+    return {"items": [person_document(row) for row in rows]}, 201, {"Cache-Control": CACHE_CONTROL}
 
 
 @bp.get(PERSON_URL)

@@ -4,8 +4,8 @@ The parsing no library does lives here; the field rules are in api/schemas.py.""
 
 import json
 
-from flask import request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from flask import current_app, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from api.errors import ValidationError
 from api.schemas import field_errors
@@ -19,6 +19,26 @@ UNKNOWN_FIELDS_NAMED = 10
 def person_from_request():
     """Return the validated fields of the person in the request body."""
     return validate_person(parse_json_object(body_text()))
+
+
+def create_body_from_request():
+    """The body of a create: the validated fields of one person (an object), or a list
+    (an array: a bulk create, which api/bulk.py checks).
+
+    This route reads bodies up to BULK_MAX_CONTENT_LENGTH; one person's body is still
+    refused above MAX_CONTENT_LENGTH.
+    """
+    request.max_content_length = current_app.config["BULK_MAX_CONTENT_LENGTH"]
+    text = body_text()
+    value = parse_json(text)
+    if isinstance(value, list):
+        return value
+    size = request.content_length
+    if (size if size is not None else len(text.encode())) > current_app.config[
+        "MAX_CONTENT_LENGTH"
+    ]:
+        raise RequestEntityTooLarge()
+    return validate_person(json_object(value))
 
 
 PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json")
@@ -100,20 +120,29 @@ def _object_without_duplicates(pairs):
     return dict(pairs)
 
 
-def parse_json_object(text):
-    """Parse strict JSON (no NaN, no duplicate keys) that must be an object."""
+def parse_json(text):
+    """Parse strict JSON: no NaN, no duplicate keys."""
     try:
-        value = json.loads(
+        return json.loads(
             text,
             parse_constant=_reject_constant,
             object_pairs_hook=_object_without_duplicates,
         )
     except (ValueError, RecursionError) as error:
         raise BadRequest(f"The body is not valid JSON: {error}") from error
+
+
+def parse_json_object(text):
+    """Parse strict JSON that must be an object."""
+    return json_object(parse_json(text))
+
+
+NOT_AN_OBJECT = "must be a JSON object with name, age and locale"
+
+
+def json_object(value):
     if not isinstance(value, dict):
-        raise ValidationError(
-            [{"field": None, "message": "must be a JSON object with name, age and locale"}]
-        )
+        raise ValidationError([{"field": None, "message": NOT_AN_OBJECT}])
     return value
 
 
