@@ -124,15 +124,21 @@ def database_kind(request):
 before_storage = pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
 
 
-@pytest.fixture(scope="session")
-def migrated_template(database_kind, tmp_path_factory, request):
-    """A database migrated once per kind; each test gets a copy or a truncated one."""
+def new_migrated_database(database_kind, folder, request):
+    """A new, migrated database of this kind: a SQLite file in `folder`, or a database on
+    the test Postgres (dropped at the end of the session)."""
     if database_kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('template')}/template.db"
+        url = f"sqlite:///{folder}/people.db"
     else:
         url = request.getfixturevalue("make_postgres_database")()
     migrate(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def migrated_template(database_kind, tmp_path_factory, request):
+    """A database migrated once per kind; each test gets a copy or a truncated one."""
+    return new_migrated_database(database_kind, tmp_path_factory.mktemp("template"), request)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from api.cursors import encode_cursor
 from api.extensions import db
 from api.listing import parse_listing
 from api.models import Person
-from tests.conftest import build_app, dispose, migrate
+from tests.conftest import build_app, dispose, new_migrated_database
 
 ROWS = 30_000
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -48,11 +48,7 @@ SERVED += [
 @pytest.fixture(scope="module")
 def large_app(database_kind, tmp_path_factory, request):
     """One migrated, analysed table of ROWS people per database, for the whole module."""
-    if database_kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('plans')}/plans.db"
-    else:
-        url = request.getfixturevalue("make_postgres_database")()
-    migrate(url)
+    url = new_migrated_database(database_kind, tmp_path_factory.mktemp("plans"), request)
     app = build_app(url)
     rows = [
         {
