@@ -12,7 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.extensions import db
-from tests.conftest import POSTGRES_URL, bearer, build_app, dispose, make_token, migrate
+from tests.conftest import (
+    POSTGRES_URL,
+    bearer,
+    before_storage,
+    build_app,
+    dispose,
+    make_token,
+    migrate,
+)
 from tests.listing import (
     COLLECTION,
     all_people,
@@ -263,6 +271,7 @@ BAD_PARAMETERS = [
 ]
 
 
+@before_storage
 @pytest.mark.parametrize(("query", "field", "message"), BAD_PARAMETERS)
 def test_a_bad_parameter_is_a_400_that_names_it(client, people, query, field, message):
     body = assert_problem(client.get(f"{COLLECTION}?{query}"), 400)
@@ -271,6 +280,7 @@ def test_a_bad_parameter_is_a_400_that_names_it(client, people, query, field, me
     assert message in body["errors"][0]["message"]
 
 
+@before_storage
 def test_every_bad_parameter_has_its_own_entry(client):
     body = assert_problem(client.get(f"{COLLECTION}?limit=0&local=NYC&sort=x&age_min=a"), 400)
     assert [error["field"] for error in body["errors"]] == ["limit", "local", "sort", "age_min"]
