@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import build_app, dispose
+from tests.conftest import before_storage, build_app, dispose
 
 ODD_NAMES = [
     'Comma, "Quoted" Name',
@@ -75,7 +75,7 @@ def test_export_filters_and_standard_output(app, client, stored_people):
     assert lines[1].split(",")[1:4] == ["Bob", "40", "LA"] and len(lines) == 2
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@before_storage
 def test_export_refuses_bad_filters(app):
     result = run(app, "export", "--age-min", "old", "--locale", "")
     assert result.exit_code == 2

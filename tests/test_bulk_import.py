@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from tests.conftest import before_storage
+
 ODD_NAMES = [
     'Comma, "Quoted" Name',
     "Émilie Zoë 😀",
@@ -103,7 +105,7 @@ def test_skip_invalid_stores_the_valid_rows(app, tmp_path, stored_people):
     assert [(p["name"], p["locale"]) for p in stored_people()] == [("Ann", "NYC"), ("Ed", "LA")]
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@before_storage
 def test_only_the_first_100_errors_are_listed(app, tmp_path, stored_people):
     path = tmp_path / "people.csv"
     path.write_text(csv_text(["Ann,30,NYC"] + ["Bad,x,NYC"] * 150))
@@ -125,7 +127,7 @@ def test_many_rows_in_several_batches(app, tmp_path, stored_people):
     assert people[-1]["name"] == "Person 12344" and people[-1]["age"] == 12_344 % 151
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@before_storage
 @pytest.mark.parametrize(
     "header",
     ["", "name,age", "name,age,locale,extra", "name,name,age,locale"],
@@ -139,7 +141,7 @@ def test_a_bad_header_is_refused(app, tmp_path, header, stored_people):
     assert stored_people() == []
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@before_storage
 def test_invalid_utf8_is_refused(app, tmp_path, stored_people):
     path = tmp_path / "people.csv"
     path.write_bytes(b"name,age,locale\nAnn,30,NYC\nB\xffb,30,NYC\n")
@@ -149,7 +151,7 @@ def test_invalid_utf8_is_refused(app, tmp_path, stored_people):
     assert stored_people() == []
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@before_storage
 def test_header_columns_in_any_order_and_server_fields_ignored(app, tmp_path, stored_people):
     path = tmp_path / "people.csv"
     path.write_text("id,locale,name,age,created_at\n7,NYC,Ann,30,2020-01-01T00:00:00Z\n")
@@ -158,7 +160,7 @@ def test_header_columns_in_any_order_and_server_fields_ignored(app, tmp_path, st
     assert [(p["name"], p["age"], p["locale"]) for p in stored_people()] == [("Ann", 30, "NYC")]
 
 
-@pytest.mark.parametrize("database_kind", ["sqlite"], scope="session")
+@before_storage
 @pytest.mark.parametrize("options", [(), ("--skip-invalid",)])
 def test_broken_csv_quoting_stops_the_import(app, tmp_path, stored_people, options):
     path = tmp_path / "people.csv"
