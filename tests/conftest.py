@@ -41,10 +41,18 @@ def instance_folder(tmp_path_factory):
     INSTANCE_FOLDER["path"] = str(tmp_path_factory.mktemp("instance"))
 
 
+# SQLite files of the tests are not flushed to disk at each commit (SQLITE_SYNCHRONOUS=OFF),
+# as the tests' Postgres runs with fsync off: a crash loses nothing anyone needs, and the
+# flushes were most of the quick loop's wall time. Nothing a client sees depends on it;
+# tests/test_database.py checks the production default (FULL) on an app of its own.
+TEST_SQLITE_SYNCHRONOUS = "OFF"
+
+
 def build_app(database_url, **overrides):
     # Request log lines are written at once, so that capsys holds them after each request
     # (tests/test_logs.py checks the batching that is the default).
     settings = {"TESTING": True, "DATABASE_URL": database_url, "LOG_FLUSH_MS": 0}
+    settings["SQLITE_SYNCHRONOUS"] = TEST_SQLITE_SYNCHRONOUS
     settings["INSTANCE_PATH"] = INSTANCE_FOLDER["path"]
     return create_app({**settings, **overrides})
 
