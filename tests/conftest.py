@@ -144,21 +144,31 @@ def new_migrated_database(database_kind, folder, request):
 
 
 @pytest.fixture(scope="session")
-def migrated_template(database_kind, tmp_path_factory, request):
-    """A database migrated once per kind; each test gets a copy (SQLite) or the same one,
-    emptied (Postgres)."""
-    return new_migrated_database(database_kind, tmp_path_factory.mktemp("template"), request)
+def migrated_templates(tmp_path_factory, request):
+    """One database migrated once per kind, made on first use; each test gets a copy
+    (SQLite) or the same one, emptied (Postgres). Keyed by kind here rather than a session
+    fixture on `database_kind`: a module that mixes `before_storage` tests with tests on both
+    kinds could otherwise be handed the other kind's template."""
+    made = {}
+
+    def template(kind):
+        if kind not in made:
+            folder = tmp_path_factory.mktemp("template")
+            made[kind] = new_migrated_database(kind, folder, request)
+        return made[kind]
+
+    return template
 
 
 @pytest.fixture
-def database_url(database_kind, migrated_template, tmp_path, request):
+def database_url(database_kind, migrated_templates, tmp_path, empty_postgres_database):
     """A migrated, empty database of the current kind, for this test alone."""
+    template = migrated_templates(database_kind)
     if database_kind == "sqlite":
-        source = sa.make_url(migrated_template).database
-        shutil.copy(source, tmp_path / "people.db")
+        shutil.copy(sa.make_url(template).database, tmp_path / "people.db")
         return f"sqlite:///{tmp_path}/people.db"
-    request.getfixturevalue("empty_postgres_template")()
-    return migrated_template
+    empty_postgres_database(template)
+    return template
 
 
 # Every id sequence back to 1, as a new database has them.
@@ -169,33 +179,33 @@ RESTART_SEQUENCES = (
 
 
 @pytest.fixture(scope="session")
-def empty_postgres_template(migrated_template):
-    """Empty the Postgres template between tests, on one connection kept for the session
-    (opened again if a test ended every session on the database).
+def empty_postgres_database():
+    """Empty a Postgres database between tests, on one connection per database kept for the
+    session (opened again if a test ended every session on the database).
 
     DELETE, children first so that no foreign key refuses it: on the few rows a test
     leaves it takes a few ms, where TRUNCATE, which makes new files for every table and
     index, took tens of ms (measured on a busy machine: 3.6 ms against 77 ms)."""
     tables = reversed(db.metadata.sorted_tables)
     delete_everything = "; ".join(f'DELETE FROM "{table.name}"' for table in tables)
-    held = []
+    held = {}
 
-    def empty():
+    def empty(url):
         for attempt in range(2):
-            if not held or held[0].closed:
-                held[:] = [psycopg.connect(migrated_template, autocommit=True)]
+            if url not in held or held[url].closed:
+                held[url] = psycopg.connect(url, autocommit=True)
             try:
-                with held[0].transaction():
-                    held[0].execute(delete_everything)
-                    held[0].execute(RESTART_SEQUENCES)
+                with held[url].transaction():
+                    held[url].execute(delete_everything)
+                    held[url].execute(RESTART_SEQUENCES)
                 return
             except psycopg.OperationalError:
-                held[0].close()
+                held[url].close()
                 if attempt:
                     raise
 
     yield empty
-    for connection in held:
+    for connection in held.values():
         connection.close()
 
 

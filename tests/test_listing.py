@@ -39,19 +39,36 @@ SORTS += [f"-{sort}" for sort in SORTS]
 
 
 @pytest.fixture(scope="module")
-def listed(database_kind, tmp_path_factory, request):
+def listings(tmp_path_factory, request):
     """47 stored people with many shared names, ages and timestamps, stored once per
-    database for the tests that only read them: a database, an app and a client of their
-    own (a write token, used only to read). Tests that change people use `own_people`."""
-    folder = tmp_path_factory.mktemp("listed")
-    app = build_app(new_migrated_database(database_kind, folder, request))
-    try:
-        store_people(app, 46)
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
-        yield SimpleNamespace(app=app, client=client, people=all_people(client))
-    finally:
-        dispose(app)
+    database kind for the tests that only read them: a database, an app and a client of
+    their own (a write token, used only to read). Tests that change people use `own_people`.
+    Keyed by kind, not a module fixture on `database_kind`, which pytest may keep across
+    the switch from a `before_storage` test to a Postgres one."""
+    made = {}
+
+    def listing(kind):
+        if kind not in made:
+            url = new_migrated_database(kind, tmp_path_factory.mktemp("listed"), request)
+            app = build_app(url)
+            try:
+                store_people(app, 46)
+                client = app.test_client()
+                client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
+                made[kind] = SimpleNamespace(app=app, client=client, people=all_people(client))
+            except BaseException:
+                dispose(app)
+                raise
+        return made[kind]
+
+    yield listing
+    for listed in made.values():
+        dispose(listed.app)
+
+
+@pytest.fixture
+def listed(listings, database_kind):
+    return listings(database_kind)
 
 
 @pytest.fixture
