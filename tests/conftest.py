@@ -35,6 +35,17 @@ def server_tests_are_marked(request, monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
+def pytest_collection_modifyitems(items):
+    """Mark `postgres` every test that needs the test Postgres (a Postgres parameter, or a
+    fixture that connects to the server), so that `-m "not server and not postgres"` is a
+    loop on SQLite alone."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("database_kind") if callspec else None
+        if kind == "postgres" or "postgres_admin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def instance_folder(tmp_path_factory):
     """Apps built by tests keep their local files out of the work tree."""
