@@ -67,7 +67,7 @@ class LeasedQuota:
     def __init__(self, limit_items, lease):
         self.limit_items = limit_items
         self.sizes = [block_size(limit) for limit in limit_items]
-        self.lease = lease  # (identifier, [limit indexes], [block sizes]) -> [granted, ms, ...]
+        self.lease = lease  # (identifier, [limit indexes], [amounts wanted]) -> [granted, ms, ...]
         self.blocks = {}
         # One lease in flight per worker: the threads of a gthread worker share its blocks.
         self.lock = threading.Lock()
@@ -77,24 +77,38 @@ class LeasedQuota:
         with self.lock:
             now = time.monotonic()  # before the lease: a window's end is never guessed late
             blocks = [self.blocks.get((identifier, index)) for index in range(len(self.sizes))]
+            blocks = [None if block and block.ends_at <= now else block for block in blocks]
             if refusal := self.refusal(blocks, now):
                 return refusal
-            blocks = [None if block and block.ends_at <= now else block for block in blocks]
-            short = [index for index, block in enumerate(blocks) if block is None or not block.left]
-            if short:
-                answer = self.lease(identifier, short, [self.sizes[index] for index in short])
-                if answer is None:  # the store failed: served unchecked
+            if any(block is None or not block.left for block in blocks):
+                if not self.refill(identifier, blocks, now):  # the store failed: unchecked
                     return None
-                for position, index in enumerate(short):
-                    granted, milliseconds = answer[2 * position], answer[2 * position + 1]
-                    blocks[index] = self.add(
-                        identifier, index, blocks[index], granted, now + milliseconds / 1000
-                    )
                 if refusal := self.refusal(blocks, now):
                     return refusal
             for block in blocks:
                 block.left -= 1
             return None
+
+    def refill(self, identifier, blocks, now):
+        """Lease what each block lacks, in place; False if the store did not answer.
+
+        Every block of the token is topped up to full in the same call, so that the blocks of
+        its limits run out together: one lease, not one a limit, each block's worth of requests.
+        """
+        wanted = [
+            size - (block.left if block else 0)
+            for block, size in zip(blocks, self.sizes, strict=True)
+        ]
+        short = [index for index, amount in enumerate(wanted) if amount > 0]
+        answer = self.lease(identifier, short, [wanted[index] for index in short])
+        if answer is None:
+            return False
+        for position, index in enumerate(short):
+            granted, milliseconds = answer[2 * position], answer[2 * position + 1]
+            blocks[index] = self.add(
+                identifier, index, blocks[index], granted, now + milliseconds / 1000
+            )
+        return True
 
     def refusal(self, blocks, now):
         for index, block in enumerate(blocks):

@@ -10,16 +10,24 @@ import redis
 
 from api.quota import block_size
 from api.ratelimit import parse_limits
-from tests.conftest import bearer, before_storage, make_token
+from tests.conftest import bearer, make_token, migrate
 from tests.helpers import poll
 from tests.prometheus import samples, total
 from tests.redis_server import RedisServer
 from tests.test_people import COLLECTION
 from tests.test_rate_limits import assert_too_many
 
-pytestmark = [pytest.mark.server, before_storage]
+pytestmark = pytest.mark.server
 
 PERSON = f"{COLLECTION}1"
+
+
+@pytest.fixture
+def database_url(make_database):
+    """A migrated SQLite file: what is checked here does not depend on the database."""
+    url = make_database("sqlite")
+    migrate(url)
+    return url
 
 
 @pytest.fixture
