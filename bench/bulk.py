@@ -40,8 +40,8 @@ from bench.run import (
 )
 
 LOCALES = ("NYC", "Paris", "東京", "São Paulo")
-# A first, small export (1 person in 151: both chunk sizes at 1,000,000), before the worker
-# is measured.
+# A first, small export (1 person in 151: both chunk sizes at 100,000 rows and more),
+# before the worker is measured.
 WARM_UP = "?age_max=0"
 MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 HEADER = "database  run            rows        wall s   CPU s   rows/s     peak RSS  load"
