@@ -80,3 +80,7 @@ def register_blueprints(app):
     from api.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+
+    from api.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)

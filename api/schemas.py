@@ -16,6 +16,12 @@ AGE_MIN, AGE_MAX = 0, 150
 SERVER_FIELDS = ("id", "created_at", "updated_at")
 
 
+# The same two rules as a JSON Schema pattern, for the OpenAPI document: no control
+# character anywhere, and something left after trimming.
+NOT_CONTROL = r"[^\u0000-\u001f\u007f-\u009f]"
+TEXT_PATTERN = rf"^{NOT_CONTROL}*[^\s\u0000-\u001f\u007f-\u009f]{NOT_CONTROL}*$"
+
+
 def refuse_control_characters(value):
     # Postgres refuses NUL and UTF-8 has no lone surrogates: reject, never fail later.
     if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
@@ -27,6 +33,7 @@ class Text(fields.String):
 
     def __init__(self, max_length, **kwargs):
         messages = {"invalid": "must be a string", "null": "must be a string"}
+        metadata = {"pattern": TEXT_PATTERN, **kwargs.pop("metadata", {})}
         super().__init__(
             required=True,
             error_messages={"required": "is required", **messages},
@@ -35,6 +42,7 @@ class Text(fields.String):
                 validate.Length(max=max_length, error="must be at most {max} characters"),
                 refuse_control_characters,
             ],
+            metadata=metadata,
             **kwargs,
         )
 
@@ -94,7 +102,6 @@ def field_errors(document, partial=False):
     order = [key for key in document if key in messages and key not in person_schema.fields]
     order += [name for name in person_schema.fields if name in messages]
     return None, [{"field": name, "message": messages[name][0]} for name in order]
-
 
 
 def person_json_schema():

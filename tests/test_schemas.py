@@ -4,9 +4,11 @@ Pure checks of api/schemas.py, with no app and no database; tests/test_people.py
 the same rules over HTTP.
 """
 
+import re
+
 import pytest
 
-from api.schemas import field_errors, person_json_schema
+from api.schemas import TEXT_PATTERN, field_errors, person_json_schema
 
 PETER = {"name": "peter", "age": 42, "locale": "NYC"}
 CONTROL = "must not contain control characters or lone surrogates"
@@ -67,7 +69,21 @@ def test_the_json_schema_is_read_off_the_same_rules():
     assert schema["required"] == ["age", "locale", "name"]
     assert schema["additionalProperties"] is False
     properties = schema["properties"]
-    assert properties["name"] == {"type": "string", "minLength": 1, "maxLength": 200}
+    assert properties["name"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": TEXT_PATTERN,
+    }
     assert properties["age"] == {"type": "integer", "minimum": 0, "maximum": 150}
     assert properties["locale"]["maxLength"] == 64
     assert all(properties[name]["readOnly"] for name in ("id", "created_at", "updated_at"))
+
+
+@pytest.mark.parametrize(
+    "text", ["peter", " peter ", "Ünïcode ✓", "  ", "", "pe\x00ter", "tab\tin", "\x85", "a\u3000"]
+)
+def test_the_documented_pattern_agrees_with_the_check(text):
+    """The pattern in the document says what the validator says about text content."""
+    accepted = not field_errors({**PETER, "name": text})[1]
+    assert bool(re.search(TEXT_PATTERN, text)) is accepted
