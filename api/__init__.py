@@ -8,6 +8,7 @@ from api.access import record_requests
 from api.auth import init_token_cache
 from api.bodies import drain_unread_bodies
 from api.cli import register_commands
+from api.cors import allow_cross_origin_requests
 from api.database import init_database
 from api.errors import register_error_handlers
 from api.headers import harden_responses
@@ -48,6 +49,7 @@ def create_app(config=None):
     init_token_cache(app)
     init_rate_limits(app)
     register_blueprints(app)
+    allow_cross_origin_requests(app)
     register_error_handlers(app)
     register_commands(app)
     init_logging(app)
