@@ -86,3 +86,7 @@ def register_blueprints(app):
     from api.openapi import bp as openapi_bp
 
     app.register_blueprint(openapi_bp)
+
+    from api.docs import bp as docs_bp
+
+    app.register_blueprint(docs_bp)
