@@ -150,6 +150,12 @@ TEST_SERVER_PACKAGES = {
     "nginx": ("nginx",),  # the proxy tests, in front of gunicorn
     "redis-server": ("redis-server",),  # the rate-limit tests' shared counters
 }
+# Debian packages of programs the tests run that start no service: the /docs page's
+# real-browser tests (headless Chromium, driven by selenium through chromedriver).
+TEST_PROGRAM_PACKAGES = {
+    "chromium": ("chromium",),
+    "chromium-driver": ("chromedriver",),
+}
 
 
 def installed(program):
@@ -163,9 +169,14 @@ def ensure_test_servers():
         for package, programs in TEST_SERVER_PACKAGES.items()
         if not all(installed(program) for program in programs)
     ]
-    if not missing:
+    programs = [
+        package
+        for package, names in TEST_PROGRAM_PACKAGES.items()
+        if not all(installed(name) for name in names)
+    ]
+    if not missing and not programs:
         return
-    apt_install(*missing)
+    apt_install(*missing, *programs)
     for service in missing:
         if Path("/run/systemd/system").exists():
             as_root("systemctl", "disable", "--now", service)
