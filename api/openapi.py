@@ -14,7 +14,7 @@ from flask import Blueprint, current_app
 
 from api import __version__
 from api.export import MEDIA_TYPES as EXPORT_MEDIA_TYPES
-from api.listing import LIMIT_DEFAULT, LIMIT_MAX, LOCALES_MAX, SORT_KEYS
+from api.listing import LIMIT_DEFAULT, LIMIT_MAX, LOCALES_MAX, QUERY_TEXT_PATTERN, SORT_KEYS
 from api.schemas import AGE_MAX, AGE_MIN, LOCALE_MAX_LENGTH, NAME_MAX_LENGTH, SERVER_FIELDS
 from api.validation import FORM_FIELD, FORM_MEDIA_TYPES, PATCH_MEDIA_TYPES
 
@@ -281,7 +281,12 @@ def list_operation():
             {
                 "type": "array",
                 "maxItems": LOCALES_MAX,
-                "items": {"type": "string", "minLength": 1, "maxLength": LOCALE_MAX_LENGTH},
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": LOCALE_MAX_LENGTH,
+                    "pattern": QUERY_TEXT_PATTERN,
+                },
             },
             explode=True,
         ),
@@ -294,7 +299,7 @@ def list_operation():
         query(
             "name_prefix",
             "Names that start with it, case-sensitively.",
-            {"type": "string", "maxLength": NAME_MAX_LENGTH},
+            {"type": "string", "maxLength": NAME_MAX_LENGTH, "pattern": QUERY_TEXT_PATTERN},
         ),
         query(
             "updated_after",
@@ -340,6 +345,11 @@ def list_operation():
                     },
                 },
                 "400": problem("Invalid query parameters; `errors` names each one."),
+                "414": {
+                    "description": "The URL is longer than gunicorn's request-line limit "
+                    "(4094 bytes); gunicorn answers this itself, in HTML.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
             },
         },
     )
