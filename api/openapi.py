@@ -75,7 +75,7 @@ def components():
             "bearer": {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "A token from `flask tokens create NAME --role read|write|metrics`.",
+                "description": "A token from `flask --app api tokens create NAME --role ROLE`.",
             }
         },
         "schemas": {

@@ -79,7 +79,7 @@ class PersonSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     name = Text(NAME_MAX_LENGTH)
-    age = WholeNumber(AGE_MIN, AGE_MAX)
+    age = WholeNumber(AGE_MIN, AGE_MAX, metadata={"description": "42.0 is refused: write 42"})
     locale = Text(LOCALE_MAX_LENGTH, metadata={"description": "free text such as NYC"})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

@@ -63,7 +63,12 @@ def test_the_field_rules_are_the_schemas(document):
     assert sent["additionalProperties"] is False
     assert sent["properties"]["name"]["maxLength"] == NAME_MAX_LENGTH
     assert sent["properties"]["locale"]["maxLength"] == LOCALE_MAX_LENGTH
-    assert sent["properties"]["age"] == {"type": "integer", "minimum": 0, "maximum": 150}
+    assert sent["properties"]["age"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 150,
+        "description": "42.0 is refused: write 42",
+    }
     assert "required" not in schemas["PersonPatch"]
     assert schemas["PersonPatch"]["properties"] == sent["properties"]
     assert set(schemas["Person"]["required"]) == {

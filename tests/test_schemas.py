@@ -75,7 +75,12 @@ def test_the_json_schema_is_read_off_the_same_rules():
         "maxLength": 200,
         "pattern": TEXT_PATTERN,
     }
-    assert properties["age"] == {"type": "integer", "minimum": 0, "maximum": 150}
+    assert properties["age"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 150,
+        "description": "42.0 is refused: write 42",
+    }
     assert properties["locale"]["maxLength"] == 64
     assert all(properties[name]["readOnly"] for name in ("id", "created_at", "updated_at"))
 
