@@ -4,7 +4,7 @@ token and the headers a browser client needs, never credentials.
 tests/test_docs_browser.py checks the same from a real browser on a second origin.
 """
 
-from tests.conftest import bearer, before_storage, make_token
+from tests.conftest import bearer, make_token
 
 ORIGIN = "http://app.example:8080"
 PREFLIGHT = {
@@ -18,9 +18,8 @@ def split(value):
     return {item.strip().lower() for item in (value or "").split(",") if item.strip()}
 
 
-@before_storage
-def test_no_cors_headers_by_default(make_app, database_url):
-    app = make_app(database_url)
+def test_no_cors_headers_by_default(make_app, sqlite_database):
+    app = make_app(sqlite_database)
     client = app.test_client()
     secret = make_token(app)
     answers = [
@@ -32,9 +31,8 @@ def test_no_cors_headers_by_default(make_app, database_url):
         assert not [name for name in response.headers.keys() if name.startswith("Access-Control")]
 
 
-@before_storage
-def test_a_preflight_from_an_allowed_origin_needs_no_token(make_app, database_url):
-    app = make_app(database_url, CORS_ORIGINS=f"https://other.example, {ORIGIN}/")
+def test_a_preflight_from_an_allowed_origin_needs_no_token(make_app, sqlite_database):
+    app = make_app(sqlite_database, CORS_ORIGINS=f"https://other.example, {ORIGIN}/")
     response = app.test_client().options("/resources/data/1", headers=PREFLIGHT)
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -46,9 +44,8 @@ def test_a_preflight_from_an_allowed_origin_needs_no_token(make_app, database_ur
     assert "Origin" in response.headers["Vary"]
 
 
-@before_storage
-def test_responses_to_an_allowed_origin_expose_the_api_headers(make_app, database_url):
-    app = make_app(database_url, CORS_ORIGINS=ORIGIN)
+def test_responses_to_an_allowed_origin_expose_the_api_headers(make_app, sqlite_database):
+    app = make_app(sqlite_database, CORS_ORIGINS=ORIGIN)
     client = app.test_client()
     headers = {"Origin": ORIGIN, **bearer(make_token(app))}
     created = client.put(
@@ -66,9 +63,8 @@ def test_responses_to_an_allowed_origin_expose_the_api_headers(make_app, databas
     assert refused.headers["Access-Control-Allow-Origin"] == ORIGIN
 
 
-@before_storage
-def test_another_origin_gets_no_cors_headers(make_app, database_url):
-    app = make_app(database_url, CORS_ORIGINS=ORIGIN)
+def test_another_origin_gets_no_cors_headers(make_app, sqlite_database):
+    app = make_app(sqlite_database, CORS_ORIGINS=ORIGIN)
     client = app.test_client()
     preflight = client.options(
         "/resources/data/1", headers={**PREFLIGHT, "Origin": "http://evil.example"}

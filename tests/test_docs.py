@@ -5,14 +5,11 @@ tests/test_docs_browser.py drives the page in a real browser.
 
 import re
 
-from tests.conftest import before_storage
-
 LOADED = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)\"""")
 
 
-@before_storage
-def test_the_page_and_everything_it_loads_come_from_the_app(make_app, database_url):
-    client = make_app(database_url).test_client()
+def test_the_page_and_everything_it_loads_come_from_the_app(make_app, sqlite_database):
+    client = make_app(sqlite_database).test_client()
     page = client.get("/docs")  # no token: the page holds nothing secret
     assert page.status_code == 200
     assert page.mimetype == "text/html"
@@ -33,9 +30,8 @@ def test_the_page_and_everything_it_loads_come_from_the_app(make_app, database_u
     assert "@import" not in css and "url(http" not in css  # no outside font or style
 
 
-@before_storage
-def test_other_files_are_not_served(make_app, database_url):
-    client = make_app(database_url).test_client()
+def test_other_files_are_not_served(make_app, sqlite_database):
+    client = make_app(sqlite_database).test_client()
     for path in ("/docs/index.html", "/docs/..%2Fapi%2F__init__.py", "/docs/swagger-ui.js.map"):
         response = client.get(path)
         assert response.status_code == 404

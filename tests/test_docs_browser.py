@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import before_storage, make_token
+from tests.conftest import make_token
 from tests.helpers import accepts_connections, terminate, wait_for_server
 from tests.servers import ROOT, free_port, gunicorn, request
 
@@ -93,10 +93,9 @@ def click(driver, selector):
     return element
 
 
-@before_storage
-def test_the_docs_page_lists_authorizes_and_runs_a_get(make_app, database_url, tmp_path):
-    secret = make_token(make_app(database_url))
-    with gunicorn(database_url, tmp_path / "server.log") as base_url, chromium() as driver:
+def test_the_docs_page_lists_authorizes_and_runs_a_get(make_app, sqlite_database, tmp_path):
+    secret = make_token(make_app(sqlite_database))
+    with gunicorn(sqlite_database, tmp_path / "server.log") as base_url, chromium() as driver:
         person_id = create_person(base_url, secret, "Docs Person")
         driver.get(f"{base_url}/docs")
         wait = WebDriverWait(driver, WAIT_SECONDS)
@@ -139,11 +138,10 @@ def test_the_docs_page_lists_authorizes_and_runs_a_get(make_app, database_url, t
     assert f'"path": "/resources/data/{person_id}"' in log  # the page called this server
 
 
-@before_storage
 def test_a_page_on_another_origin_reads_the_api_only_when_allowed(
-    make_app, database_url, tmp_path
+    make_app, sqlite_database, tmp_path
 ):
-    secret = make_token(make_app(database_url))
+    secret = make_token(make_app(sqlite_database))
     allowed_folder, other_folder = tmp_path / "allowed", tmp_path / "other"
     allowed_folder.mkdir()
     other_folder.mkdir()
@@ -151,7 +149,7 @@ def test_a_page_on_another_origin_reads_the_api_only_when_allowed(
         static_server(allowed_folder) as allowed,
         static_server(other_folder) as other,
         gunicorn(
-            database_url, tmp_path / "server.log", env={"CORS_ORIGINS": allowed}
+            sqlite_database, tmp_path / "server.log", env={"CORS_ORIGINS": allowed}
         ) as base_url,
         chromium() as driver,
     ):

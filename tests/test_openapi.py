@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 
 from api.openapi import document_text
 from api.schemas import LOCALE_MAX_LENGTH, NAME_MAX_LENGTH
-from tests.conftest import bearer, before_storage, make_token
+from tests.conftest import bearer, make_token
 
 # Routes that are not part of the API's contract: the docs page and its assets.
 UNDOCUMENTED = {"/docs", "/docs/<filename>", "/openapi.json"}
@@ -18,15 +18,14 @@ METHODS = {"GET", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture
-def document(make_app, database_url):
-    app = make_app(database_url)
+def document(make_app, sqlite_database):
+    app = make_app(sqlite_database)
     response = app.test_client().get("/openapi.json")  # no token
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     return response.get_json()
 
 
-@before_storage
 def test_the_document_is_valid_openapi_3_1(document):
     validate(document)
     assert document["openapi"] == "3.1.0"
@@ -37,9 +36,8 @@ def openapi_path(rule):
     return path.rstrip("/") or "/"
 
 
-@before_storage
-def test_every_route_and_method_is_documented(make_app, database_url, document):
-    app = make_app(database_url)
+def test_every_route_and_method_is_documented(make_app, sqlite_database, document):
+    app = make_app(sqlite_database)
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule in UNDOCUMENTED or rule.endpoint == "static":
@@ -55,7 +53,6 @@ def test_every_route_and_method_is_documented(make_app, database_url, document):
     assert documented == routes
 
 
-@before_storage
 def test_the_field_rules_are_the_schemas(document):
     schemas = document["components"]["schemas"]
     sent = schemas["PersonInput"]
@@ -76,10 +73,9 @@ def test_the_field_rules_are_the_schemas(document):
     }  # fmt: skip
 
 
-@before_storage
-def test_each_operation_names_the_role_the_service_enforces(make_app, database_url, document):
+def test_each_operation_names_the_role_the_service_enforces(make_app, sqlite_database, document):
     """A token of a role the document does not list for an operation gets a 403."""
-    app = make_app(database_url)
+    app = make_app(sqlite_database)
     client = app.test_client()
     tokens = {role: make_token(app, name=role, role=role) for role in ("read", "metrics")}
     requests = {
@@ -109,7 +105,6 @@ def test_each_operation_names_the_role_the_service_enforces(make_app, database_u
         assert operations[probe]["security"] == []
 
 
-@before_storage
 def test_statuses_headers_and_links(document):
     paths = document["paths"]
     create = paths["/resources/data"]["put"]
@@ -141,9 +136,8 @@ def test_statuses_headers_and_links(document):
     assert "WWW-Authenticate" in unauthorized
 
 
-@before_storage
-def test_the_document_is_built_once_per_process(make_app, database_url):
-    app = make_app(database_url)
+def test_the_document_is_built_once_per_process(make_app, sqlite_database):
+    app = make_app(sqlite_database)
     client = app.test_client()
     first = client.get("/openapi.json").data
     hits = document_text.cache_info().hits
