@@ -21,6 +21,11 @@ SERVER_FIELDS = ("id", "created_at", "updated_at")
 # (tests/test_schemas.py checks it against unicodedata over every code point).
 CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
+# The same two rules as a JSON Schema pattern, for the OpenAPI document: no control
+# character anywhere, and something left after trimming.
+NOT_CONTROL = r"[^\u0000-\u001f\u007f-\u009f]"
+TEXT_PATTERN = rf"^{NOT_CONTROL}*[^\s\u0000-\u001f\u007f-\u009f]{NOT_CONTROL}*$"
+
 
 def refuse_control_characters(value):
     # Postgres refuses NUL and UTF-8 has no lone surrogates: reject, never fail later.
@@ -33,6 +38,7 @@ class Text(fields.String):
 
     def __init__(self, max_length, **kwargs):
         messages = {"invalid": "must be a string", "null": "must be a string"}
+        metadata = {"pattern": TEXT_PATTERN, **kwargs.pop("metadata", {})}
         super().__init__(
             required=True,
             error_messages={"required": "is required", **messages},
@@ -41,6 +47,7 @@ class Text(fields.String):
                 validate.Length(max=max_length, error="must be at most {max} characters"),
                 refuse_control_characters,
             ],
+            metadata=metadata,
             **kwargs,
         )
 
@@ -77,7 +84,7 @@ class PersonSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     name = Text(NAME_MAX_LENGTH)
-    age = WholeNumber(AGE_MIN, AGE_MAX)
+    age = WholeNumber(AGE_MIN, AGE_MAX, metadata={"description": "42.0 is refused: write 42"})
     locale = Text(LOCALE_MAX_LENGTH, metadata={"description": "free text such as NYC"})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

@@ -135,6 +135,14 @@ def new_migrated_database(database_kind, folder, request):
     return url
 
 
+@pytest.fixture
+def sqlite_database(tmp_path, request):
+    """A new, migrated SQLite file of the test's own, for tests of what does not depend on
+    the database (the document, the docs page, CORS): no `database_kind`, so such a module
+    never shares, nor reorders, the session's per-kind templates."""
+    return new_migrated_database("sqlite", tmp_path, request)
+
+
 @pytest.fixture(scope="session")
 def migrated_template(database_kind, tmp_path_factory, request):
     """A database migrated once per kind; each test gets a copy or a truncated one."""

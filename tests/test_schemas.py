@@ -4,6 +4,7 @@ Pure checks of api/schemas.py, with no app and no database; tests/test_people.py
 the same rules over HTTP.
 """
 
+import re
 import sys
 import unicodedata
 
@@ -11,6 +12,7 @@ import pytest
 
 from api.schemas import (
     CONTROL_OR_SURROGATE,
+    TEXT_PATTERN,
     WholePersonChecker,
     field_errors,
     person_json_schema,
@@ -75,8 +77,18 @@ def test_the_json_schema_is_read_off_the_same_rules():
     assert schema["required"] == ["age", "locale", "name"]
     assert schema["additionalProperties"] is False
     properties = schema["properties"]
-    assert properties["name"] == {"type": "string", "minLength": 1, "maxLength": 200}
-    assert properties["age"] == {"type": "integer", "minimum": 0, "maximum": 150}
+    assert properties["name"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": TEXT_PATTERN,
+    }
+    assert properties["age"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 150,
+        "description": "42.0 is refused: write 42",
+    }
     assert properties["locale"]["maxLength"] == 64
     assert all(properties[name]["readOnly"] for name in ("id", "created_at", "updated_at"))
 
@@ -121,3 +133,12 @@ def test_the_bulk_checkers_memory_is_bounded():
             assert checker({**PETER, "name": f"p{name}.{age}", "age": age})[1] == []
     assert len(checker.memos["name"]) == WholePersonChecker.MEMO_SIZE
     assert len(checker.memos["age"]) == 151
+
+
+@pytest.mark.parametrize(
+    "text", ["peter", " peter ", "Ünïcode ✓", "  ", "", "pe\x00ter", "tab\tin", "\x85", "a\u3000"]
+)
+def test_the_documented_pattern_agrees_with_the_check(text):
+    """The pattern in the document says what the validator says about text content."""
+    accepted = not field_errors({**PETER, "name": text})[1]
+    assert bool(re.search(TEXT_PATTERN, text)) is accepted
