@@ -10,7 +10,7 @@ import redis
 
 from api.quota import block_size
 from api.ratelimit import parse_limits
-from tests.conftest import bearer, make_token, migrate
+from tests.conftest import bearer, make_token
 from tests.helpers import poll
 from tests.prometheus import samples, total
 from tests.redis_server import RedisServer
@@ -23,28 +23,12 @@ PERSON = f"{COLLECTION}1"
 
 
 @pytest.fixture
-def database_url(make_database):
-    """A migrated SQLite file: what is checked here does not depend on the database."""
-    url = make_database("sqlite")
-    migrate(url)
-    return url
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def workers(make_app, database_url, redis_server):
+def workers(make_app, sqlite_database, redis_server):
     """`workers(count, limit)`: that many apps counting in one Redis, and a token of theirs."""
 
     def make(count, limit, **settings):
         apps = [
-            make_app(database_url, RATE_LIMIT=limit, REDIS_URL=redis_server.url, **settings)
+            make_app(sqlite_database, RATE_LIMIT=limit, REDIS_URL=redis_server.url, **settings)
             for _ in range(count)
         ]
         return apps, make_token(apps[0])
@@ -118,10 +102,10 @@ def tls_redis(tmp_path):
     server.stop()
 
 
-def tls_statuses(make_app, database_url, url, token_name="tests", **settings):
+def tls_statuses(make_app, sqlite_database, url, token_name="tests", **settings):
     """A new token's four GETs against 3 a minute, and how many went unchecked."""
     app = make_app(
-        database_url, RATE_LIMIT="3/minute", REDIS_URL=url, METRICS_OPEN=True, **settings
+        sqlite_database, RATE_LIMIT="3/minute", REDIS_URL=url, METRICS_OPEN=True, **settings
     )
     token = make_token(app, token_name)
     client = app.test_client()
@@ -133,27 +117,29 @@ def tls_statuses(make_app, database_url, url, token_name="tests", **settings):
     return statuses, store_errors
 
 
-def test_limits_count_in_redis_over_tls_with_its_ca_in_the_url(make_app, database_url, tls_redis):
+def test_limits_count_in_redis_over_tls_with_its_ca_in_the_url(
+    make_app, sqlite_database, tls_redis
+):
     url = f"{tls_redis.url}?ssl_ca_certs={tls_redis.certificate}"
-    assert tls_statuses(make_app, database_url, url) == ([404, 404, 404, 429], 0)
+    assert tls_statuses(make_app, sqlite_database, url) == ([404, 404, 404, 429], 0)
     store = redis.Redis.from_url(url)
     assert store.keys("people-api:LIMITER/token/*")  # counted in that Redis
     store.close()
 
 
-def test_limits_over_tls_without_checking_the_certificate(make_app, database_url, tls_redis):
+def test_limits_over_tls_without_checking_the_certificate(make_app, sqlite_database, tls_redis):
     """As on Heroku, whose Redis has a self-signed certificate: either way of saying it."""
-    assert tls_statuses(make_app, database_url, tls_redis.url, REDIS_VERIFY_TLS=False) == (
+    assert tls_statuses(make_app, sqlite_database, tls_redis.url, REDIS_VERIFY_TLS=False) == (
         [404, 404, 404, 429],
         0,
     )
     url = f"{tls_redis.url}?ssl_cert_reqs=none"
-    assert tls_statuses(make_app, database_url, url, "second") == ([404, 404, 404, 429], 0)
+    assert tls_statuses(make_app, sqlite_database, url, "second") == ([404, 404, 404, 429], 0)
 
 
 def test_an_unknown_certificate_is_refused_and_the_service_fails_open(
-    make_app, database_url, tls_redis
+    make_app, sqlite_database, tls_redis
 ):
     """Checking is on by default: a certificate no trusted CA signed is not accepted."""
-    statuses, store_errors = tls_statuses(make_app, database_url, tls_redis.url)
+    statuses, store_errors = tls_statuses(make_app, sqlite_database, tls_redis.url)
     assert statuses == [404] * 4 and store_errors == 4

@@ -11,7 +11,6 @@ from api.quota import block_size
 from api.ratelimit import parse_limits
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
 from tests.prometheus import samples, total
-from tests.redis_server import RedisServer
 from tests.servers import gunicorn, request
 
 pytestmark = pytest.mark.server
@@ -21,14 +20,6 @@ FAILURE_LIMIT = 5
 # Large enough for blocks of several requests (at 30 a minute, a worker leases one at a time).
 BLOCKS_LIMIT = 192
 WORKERS = 6
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
