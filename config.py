@@ -147,3 +147,6 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Check the certificate of a rediss:// Redis. Heroku Redis's is self-signed: set 0 there.
     REDIS_VERIFY_TLS = os.environ.get("REDIS_VERIFY_TLS", "1").strip().lower() not in OFF_WORDS
+    # Origins whose pages may call the API from a browser (CORS), comma-separated, such as
+    # "https://app.example.com, http://localhost:3000"; "*" for any. Empty: no CORS headers.
+    CORS_ORIGINS = os.environ.get("CORS_ORIGINS", "")

@@ -1,4 +1,5 @@
-"""Set up and run People API locally, or run its test suite: `python3 dev.py run|test`.
+"""Set up and run People API locally, run its test suite, or check a running instance:
+`python3 dev.py run|test|smoke URL`.
 
 Needs nothing but python3: it makes the virtualenv, installs the pinned requirements (the
 service's for `run`, the service's and the test tools' for `test`), and for the tests starts
@@ -9,6 +10,7 @@ runs before anything is installed.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -16,6 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -150,6 +156,12 @@ TEST_SERVER_PACKAGES = {
     "nginx": ("nginx",),  # the proxy tests, in front of gunicorn
     "redis-server": ("redis-server",),  # the rate-limit tests' shared counters
 }
+# Debian packages of programs the tests run that start no service: the /docs page's
+# real-browser tests (headless Chromium, driven by selenium through chromedriver).
+TEST_PROGRAM_PACKAGES = {
+    "chromium": ("chromium",),
+    "chromium-driver": ("chromedriver",),
+}
 
 
 def installed(program):
@@ -163,9 +175,14 @@ def ensure_test_servers():
         for package, programs in TEST_SERVER_PACKAGES.items()
         if not all(installed(program) for program in programs)
     ]
-    if not missing:
+    programs = [
+        package
+        for package, names in TEST_PROGRAM_PACKAGES.items()
+        if not all(installed(name) for name in names)
+    ]
+    if not missing and not programs:
         return
-    apt_install(*missing)
+    apt_install(*missing, *programs)
     for service in missing:
         if Path("/run/systemd/system").exists():
             as_root("systemctl", "disable", "--now", service)
@@ -207,14 +224,109 @@ def command_test(pytest_arguments):
         postgres.stop()
 
 
+class SmokeFailure(Exception):
+    pass
+
+
+def smoke_request(base_url, method, path, token=None, body=None, headers=None):
+    """(status, headers, parsed JSON or text) of one request; 4xx and 5xx included."""
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    call = urllib.request.Request(base_url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(call, timeout=15) as response:
+            status, answer_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer_headers, raw = error.code, error.headers, error.read()
+    except (urllib.error.URLError, OSError) as error:
+        raise SmokeFailure(f"{method} {path}: no answer ({error})") from None
+    text = raw.decode("utf-8", "replace")
+    if answer_headers.get_content_type().endswith("json") and text:
+        return status, answer_headers, json.loads(text)
+    return status, answer_headers, text
+
+
+def expect(what, condition, answer):
+    if not condition:
+        status, _, body = answer
+        raise SmokeFailure(f"{what}: got {status} {str(body)[:300]}")
+    print(f"ok   {what}", flush=True)
+
+
+def smoke_checks(base_url, token, metrics_token):
+    """Health, readiness, the document, then create, read, list, patch and delete one test
+    person of its own; /metrics when a metrics token is given. SmokeFailure says what failed."""
+    for path, status in (("/healthz", "alive"), ("/readyz", "ready")):
+        answer = smoke_request(base_url, "GET", path)
+        expect(f"GET {path} is 200 {status}", answer[0] == 200 and answer[2] == {"status": status},
+               answer)
+    answer = smoke_request(base_url, "GET", "/openapi.json")
+    expect("GET /openapi.json is an OpenAPI 3.1 document", answer[0] == 200
+           and isinstance(answer[2], dict) and answer[2].get("openapi") == "3.1.0", answer)
+    name = f"smoke-test {uuid.uuid4().hex}"
+    person = {"name": name, "age": 42, "locale": "SMOKE"}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    answer = smoke_request(base_url, "PUT", "/resources/data", token, person, key)
+    created = answer[0] == 201 and isinstance(answer[2], dict) and "Location" in answer[1]
+    expect(f"PUT /resources/data creates {name!r}", created, answer)
+    location = answer[1]["Location"]
+    try:
+        answer = smoke_request(base_url, "GET", location, token)
+        etag = answer[1].get("ETag")
+        expect(f"GET {location} reads it back", answer[0] == 200 and etag
+               and {k: answer[2].get(k) for k in person} == person, answer)
+        query = "/resources/data?" + urllib.parse.urlencode({"name_prefix": name, "count": "true"})
+        answer = smoke_request(base_url, "GET", query, token)
+        listed = answer[0] == 200 and [item["name"] for item in answer[2]["items"]] == [name]
+        expect("GET /resources/data?name_prefix=... lists it", listed, answer)
+        patch = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
+        answer = smoke_request(base_url, "PATCH", location, token, {"age": 43}, patch)
+        expect(f"PATCH {location} changes its age", answer[0] == 200
+               and answer[2].get("age") == 43 and answer[1].get("ETag") != etag, answer)
+        etag = answer[1].get("ETag")
+    finally:  # the test person is deleted whatever failed since it was made
+        answer = smoke_request(base_url, "DELETE", location, token, headers={"If-Match": "*"})
+        expect(f"DELETE {location} deletes it", answer[0] == 200, answer)
+    answer = smoke_request(base_url, "GET", location, token)
+    expect(f"GET {location} is 404 now", answer[0] == 404, answer)
+    if metrics_token:
+        answer = smoke_request(base_url, "GET", "/metrics", metrics_token)
+        expect("GET /metrics serves the metrics", answer[0] == 200
+               and "people_api_info" in str(answer[2]), answer)
+
+
+def command_smoke(arguments):
+    """A short, self-cleaning contract check of a running instance, after a deploy."""
+    if len(arguments) != 1 or not arguments[0].startswith(("http://", "https://")):
+        sys.exit("usage: PEOPLE_API_TOKEN=... [PEOPLE_API_METRICS_TOKEN=...] "
+                 "python3 dev.py smoke https://your-app.example.com")
+    token = os.environ.get("PEOPLE_API_TOKEN")
+    if not token:
+        sys.exit("[smoke] set PEOPLE_API_TOKEN to a token with the write role")
+    base_url = arguments[0].rstrip("/")
+    try:
+        smoke_checks(base_url, token, os.environ.get("PEOPLE_API_METRICS_TOKEN"))
+    except SmokeFailure as failure:
+        print(f"FAIL {failure}", flush=True)
+        sys.exit(1)
+    print(f"[smoke] {base_url} passed", flush=True)
+
+
 def main():
     command, *rest = sys.argv[1:] or ["help"]
     if command == "run":
         command_run()
     elif command == "test":
         command_test(rest)
+    elif command == "smoke":
+        command_smoke(rest)
     else:
-        sys.exit("usage: python3 dev.py run | test [pytest arguments]")
+        sys.exit("usage: python3 dev.py run | test [pytest arguments] | smoke URL")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from api.access import record_requests
 from api.auth import init_token_cache
 from api.bodies import drain_unread_bodies
 from api.cli import register_commands
+from api.cors import allow_cross_origin_requests
 from api.database import init_database
 from api.errors import register_error_handlers
 from api.headers import harden_responses
@@ -48,6 +49,7 @@ def create_app(config=None):
     init_token_cache(app)
     init_rate_limits(app)
     register_blueprints(app)
+    allow_cross_origin_requests(app)
     register_error_handlers(app)
     register_commands(app)
     init_logging(app)
@@ -80,3 +82,11 @@ def register_blueprints(app):
     from api.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+
+    from api.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
+
+    from api.docs import bp as docs_bp
+
+    app.register_blueprint(docs_bp)

@@ -13,7 +13,7 @@ from werkzeug.exceptions import BadRequest
 
 from api import queries
 from api.errors import ValidationError
-from api.schemas import SERVER_FIELDS, field_errors
+from api.schemas import SERVER_FIELDS, WholePersonChecker, field_errors
 from api.validation import NOT_AN_OBJECT, parse_json_object
 
 FORMATS = ("csv", "ndjson")
@@ -75,11 +75,14 @@ def check_header(header):
 
 
 def csv_age(document):
-    """The document with its age as an integer; the age's own error if it is not one."""
-    age = document.get("age")
+    """The document (changed in place) with its age as an integer; the age's own error if
+    it is not one."""
+    age = document["age"]
     if CANONICAL_INTEGER.fullmatch(age):
-        return {**document, "age": int(age)}, None
-    return {key: value for key, value in document.items() if key != "age"}, CSV_AGE_MESSAGE
+        document["age"] = int(age)
+        return document, None
+    del document["age"]
+    return document, CSV_AGE_MESSAGE
 
 
 def ndjson_rows(binary_file):
@@ -102,6 +105,7 @@ def ndjson_rows(binary_file):
 
 def checked_rows(rows, from_csv):
     """(line number, clean fields or None, errors): the API's rules applied to every row."""
+    check = WholePersonChecker()
     for number, document, errors in rows:
         if errors:
             yield number, None, errors
@@ -109,7 +113,7 @@ def checked_rows(rows, from_csv):
         age_error = None
         if from_csv:
             document, age_error = csv_age(document)
-        fields, errors = field_errors(document)
+        fields, errors = check(document)
         if age_error:
             errors = [e for e in errors if e["field"] != "age"]
             errors.append({"field": "age", "message": age_error})

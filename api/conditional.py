@@ -62,6 +62,8 @@ def expected_versions(person_id):
         return None
     versions = set()
     for tag in tags.as_set(include_weak=False):  # If-Match compares strongly
+        if tag is None:  # werkzeug's value for an empty tag, "": matches nothing
+            continue
         tag_id, _, version = tag.partition(".")
         if tag_id == str(person_id) and version.isascii() and version.isdigit():
             versions.add(int(version))

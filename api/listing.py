@@ -90,6 +90,10 @@ def whole_number(text, minimum, maximum):
     return int(text)
 
 
+# query_text's rule as a JSON Schema pattern, for the OpenAPI document.
+QUERY_TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
+
+
 def query_text(text, max_length):
     # Postgres refuses NUL, and a lone surrogate cannot be encoded: neither can be stored.
     if any(ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) < 0xE000 for char in text):

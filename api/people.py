@@ -45,9 +45,7 @@ def create_person():
         return create_people(key, fields)
     if key is not None:
         return idempotency.create_once(key, fields)
-    with queries.one_statement_connection() as connection:
-        person = queries.insert_person(connection, fields)
-        connection.commit()  # on Postgres the INSERT has committed already
+    person = queries.create_person(fields)
     metrics.count_change("created")
     location = url_for("people.get_person", person_id=person["id"])
     return person_document(person), 201, {**person_headers(person), "Location": location}

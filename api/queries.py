@@ -13,23 +13,29 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from api.extensions import db
-from api.models import PUBLIC_COLUMNS, IdempotencyKey, Person, utcnow
+from api.models import PUBLIC_COLUMNS, SORTED_COLUMNS, IdempotencyKey, Person, utcnow
 
 people = Person.__table__
 INSERT_PERSON = sa.insert(people).returning(*people.c)
 # What GET reads: the public fields and the version, for the ETag.
 PERSON_COLUMNS = (*PUBLIC_COLUMNS, "version")
-# GET, the hottest path, runs its SELECT on the pooled driver connection itself: that saves
-# SQLAlchemy's execution layer, about 60 µs (SQLite) and 150 µs (Postgres) of CPU a request
-# (in-process, min of 7), and the benchmark's GET target needs it (README, Performance).
-SELECT_PERSON_SQL = {  # in each driver's placeholder style; the id is a bound parameter
+# GET and create, the hottest paths, run on the pooled driver connection (driver_row), in
+# each driver's placeholder style, every value a bound parameter.
+SELECT_PERSON_SQL = {
     "sqlite": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?",
     "postgresql": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = %s",
+}
+CREATED_COLUMNS = ("name", "age", "locale", "created_at", "updated_at")
+INSERT_PERSON_SQL = {
+    dialect: f"INSERT INTO people ({', '.join(CREATED_COLUMNS)})"
+    f" VALUES ({', '.join([placeholder] * len(CREATED_COLUMNS))})"
+    f" RETURNING {', '.join(PERSON_COLUMNS)}"
+    for dialect, placeholder in (("sqlite", "?"), ("postgresql", "%s"))
 }
 
 
 def one_statement_connection():
-    """A pooled connection for a single statement (create, replace, delete).
+    """A pooled connection for a single statement (replace, delete, a listing page).
 
     On Postgres it is in autocommit mode, which saves the BEGIN and COMMIT round trips;
     on SQLite the caller commits, as switching the driver's mode would cost a PRAGMA
@@ -41,13 +47,22 @@ def one_statement_connection():
     return connection
 
 
-def fetch_person(person_id):
-    """The stored columns of one person, or None."""
+def dialect_name():
+    return db.engine.dialect.name
+
+
+def driver_rows(sql, parameters, commit=False):
+    """Run one statement on a pooled driver connection; its rows, as the driver gives them.
+
+    The hot paths (GET's SELECT, create's INSERT, a listing's page) skip SQLAlchemy's
+    execution layer: about 60 µs (SQLite) and 150 µs (Postgres) of CPU a request
+    (in-process, min of 7). On Postgres the statement runs in autocommit, which spares the
+    BEGIN and COMMIT (or ROLLBACK) round trips, and an INSERT is durable when it returns;
+    autocommit is switched back, so whoever uses the pooled connection next gets
+    transactions. On SQLite, `commit` commits.
+    """
     engine = db.engine
     dbapi_error = engine.dialect.loaded_dbapi.Error
-    sql = SELECT_PERSON_SQL[engine.dialect.name]
-    # Postgres: autocommit spares a lone SELECT the BEGIN and ROLLBACK round trips. It is
-    # switched back, so whoever uses the pooled connection next gets transactions.
     postgres = engine.dialect.name == "postgresql"
     connection = None
     try:
@@ -55,31 +70,53 @@ def fetch_person(person_id):
         if postgres:
             connection.driver_connection.autocommit = True
         cursor = connection.cursor()
-        cursor.execute(sql, (person_id,))
-        row = cursor.fetchone()
+        cursor.execute(sql, parameters)
+        # fetchall: an INSERT ... RETURNING runs to its end before SQLite commits.
+        rows = cursor.fetchall()
         cursor.close()
         if postgres:
             connection.driver_connection.autocommit = False
+        elif commit:
+            connection.driver_connection.commit()
     except dbapi_error as error:
         if connection is not None:
             connection.invalidate()  # a broken connection never goes back to the pool
         # Wrapped as SQLAlchemy wraps it (OperationalError and so on), so that errors.py
         # answers a database outage here with the same 503 as anywhere else.
-        raise sa.exc.DBAPIError.instance(sql, (person_id,), error, dbapi_error) from error
+        raise sa.exc.DBAPIError.instance(sql, parameters, error, dbapi_error) from error
     finally:
         if connection is not None:
             connection.close()
-    if row is None:
-        return None
-    person = dict(zip(PERSON_COLUMNS, row, strict=True))
+    return rows
+
+
+def from_driver_row(row, columns=PERSON_COLUMNS):
+    """A driver row as a mapping of `columns`, the timestamps as datetimes."""
+    person = dict(zip(columns, row, strict=True))
     for column in ("created_at", "updated_at"):
         if isinstance(person[column], str):  # SQLite stores datetimes as ISO text
             person[column] = datetime.fromisoformat(person[column])
     return person
 
 
+def fetch_person(person_id):
+    """The stored columns of one person, or None."""
+    rows = driver_rows(SELECT_PERSON_SQL[dialect_name()], (person_id,))
+    return from_driver_row(rows[0]) if rows else None
+
+
+def create_person(fields):
+    """Store a new person, committed; its stored columns (id, timestamps, version)."""
+    dialect = dialect_name()
+    now = timestamp_bound(utcnow(), dialect)  # one moment for both timestamps
+    parameters = (fields["name"], fields["age"], fields["locale"], now, now)
+    [row] = driver_rows(INSERT_PERSON_SQL[dialect], parameters, commit=True)
+    return from_driver_row(row)
+
+
 def insert_person(connection, fields):
-    """Store a new person; its row, id and timestamps included."""
+    """Store a new person in the connection's transaction (a keyed create, whose key row
+    must commit with it); its row, id and timestamps included."""
     now = utcnow()  # one moment for both (the column defaults would each take their own)
     values = {**fields, "created_at": now, "updated_at": now}
     return connection.execute(INSERT_PERSON, values).mappings().one()
@@ -159,33 +196,53 @@ def find_key(connection, token_id, key):
     return connection.execute(statement).mappings().one_or_none()
 
 
+# A listing page's columns: the person's, then its sort column as stored (SQLite's
+# timestamps are text, and text is what its index compares; see seek_sql).
+PAGE_COLUMNS = (*PUBLIC_COLUMNS, "sort_value")
+PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}
+
+
 def list_people(listing):
     """One keyset page of the listing, plus one row to tell whether another page follows.
 
     Each row holds the person's columns and `sort_value`, its sort column as stored.
     """
-    with one_statement_connection() as connection:
-        statement = page_statement(listing, connection.dialect.name)
-        return connection.execute(statement).mappings().all()
+    sql, parameters = page_sql(listing, dialect_name())
+    return [from_driver_row(row, PAGE_COLUMNS) for row in driver_rows(sql, parameters)]
 
 
 def count_people(listing):
     """How many people match the listing's filters (every page's, not just this one's)."""
-    with one_statement_connection() as connection:
-        dialect = connection.dialect.name
-        statement = sa.select(sa.func.count()).select_from(people)
-        return connection.execute(statement.where(*filter_clauses(listing, dialect))).scalar()
+    conditions, parameters = filter_sql(listing, dialect_name())
+    [(count,)] = driver_rows(f"SELECT count(*) FROM people{where(conditions)}", parameters)
+    return count
 
 
-def stored_form(column, dialect):
-    """A column as its index orders it. SQLite keeps datetimes as text, and text is what its
-    index compares: a value read back as a datetime and bound again would be written with
-    microseconds that a server default's text ('2026-12-01 09:30:00') lacks, so equal
-    moments would compare unequal and a page could skip rows. Compared as stored, they
-    cannot."""
-    if dialect == "sqlite" and isinstance(column.type, sa.DateTime):
-        return sa.type_coerce(column, sa.String)
-    return column
+def page_sql(listing, dialect):
+    """The page's SQL and its parameters, in the driver's placeholder style.
+
+    Built from fixed pieces: column names come from the listing's checked sort (never from
+    the request's text), every value is a bound parameter.
+    """
+    sort = listing.sort_column
+    if sort not in ("id", *SORTED_COLUMNS):
+        raise ValueError(f"not a sort column: {sort!r}")
+    conditions, parameters = filter_sql(listing, dialect)
+    if listing.after is not None:
+        condition, values = seek_sql(listing, dialect)
+        conditions.append(condition)
+        parameters += values
+    direction = " DESC" if listing.descending else ""
+    order = ", ".join(f"{column}{direction}" for column in dict.fromkeys((sort, "id")))
+    sql = (
+        f"SELECT {', '.join(PUBLIC_COLUMNS)}, {sort} AS sort_value FROM people"
+        f"{where(conditions)} ORDER BY {order} LIMIT {PLACEHOLDERS[dialect]}"
+    )
+    return sql, [*parameters, listing.limit + 1]
+
+
+def where(conditions):
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def timestamp_bound(moment, dialect):
@@ -195,72 +252,74 @@ def timestamp_bound(moment, dialect):
     return moment
 
 
-def filter_clauses(listing, dialect):
+def filter_sql(listing, dialect):
+    """The conditions of the listing's filters (joined by AND) and their parameters."""
+    mark = PLACEHOLDERS[dialect]
     filters = listing.filters
-    clauses = []
+    conditions, parameters = [], []
     if "locale" in filters:
-        clauses.append(people.c.locale.in_(filters["locale"]))
+        conditions.append(f"locale IN ({', '.join([mark] * len(filters['locale']))})")
+        parameters += filters["locale"]
     if "age_min" in filters and filters["age_min"] == filters.get("age_max"):
         # An equality, which the (age, id) index serves in id order; a range it cannot.
-        clauses.append(people.c.age == filters["age_min"])
+        conditions.append(f"age = {mark}")
+        parameters.append(filters["age_min"])
     else:
         if "age_min" in filters:
-            clauses.append(people.c.age >= filters["age_min"])
+            conditions.append(f"age >= {mark}")
+            parameters.append(filters["age_min"])
         if "age_max" in filters:
-            clauses.append(people.c.age <= filters["age_max"])
+            conditions.append(f"age <= {mark}")
+            parameters.append(filters["age_max"])
     if filters.get("name_prefix"):  # the empty prefix begins every name
-        clauses += prefix_range(people.c.name, filters["name_prefix"])
+        low, high = prefix_range(filters["name_prefix"])
+        conditions.append(f"name >= {mark}")
+        parameters.append(low)
+        if high is not None:
+            conditions.append(f"name < {mark}")
+            parameters.append(high)
     if "updated_after" in filters:
-        bound = timestamp_bound(filters["updated_after"], dialect)
-        clauses.append(stored_form(people.c.updated_at, dialect) > bound)
-    return clauses
+        # SQLite compares the stored text with text of the same form (timestamp_bound).
+        conditions.append(f"updated_at > {mark}")
+        parameters.append(timestamp_bound(filters["updated_after"], dialect))
+    return conditions, parameters
 
 
-def prefix_range(column, prefix):
-    """Names starting with `prefix`, as a range an index on the column serves.
+def prefix_range(prefix):
+    """(low, high): the names starting with `prefix` are those from low up to, not
+    including, high (None: no upper bound), a range an index on the column serves.
 
     The column compares by code point on both databases (api/models.py), where the names
-    with a prefix are exactly those from the prefix up to, not including, the prefix with
-    its last character replaced by the next code point (dropping trailing U+10FFFF, which
-    has none; surrogates are skipped, as no stored text holds them).
+    with a prefix are exactly those from the prefix up to the prefix with its last
+    character replaced by the next code point (dropping trailing U+10FFFF, which has none;
+    surrogates are skipped, as no stored text holds them).
     """
-    clauses = [column >= prefix]
     stem = prefix.rstrip(chr(0x10FFFF))
-    if stem:
-        following = ord(stem[-1]) + 1
-        following = 0xE000 if 0xD800 <= following < 0xE000 else following
-        clauses.append(column < stem[:-1] + chr(following))
-    return clauses
+    if not stem:
+        return prefix, None
+    following = ord(stem[-1]) + 1
+    following = 0xE000 if 0xD800 <= following < 0xE000 else following
+    return prefix, stem[:-1] + chr(following)
 
 
-def page_statement(listing, dialect):
-    columns = [people.c[name] for name in PUBLIC_COLUMNS]
-    sort = stored_form(people.c[listing.sort_column], dialect)
-    statement = sa.select(*columns, sort.label("sort_value")).where(
-        *filter_clauses(listing, dialect)
-    )
-    if listing.after is not None:
-        statement = statement.where(seek_clause(listing, sort, dialect))
-    order = [sort, people.c.id] if listing.sort_column != "id" else [people.c.id]
-    if listing.descending:
-        order = [column.desc() for column in order]
-    return statement.order_by(*order).limit(listing.limit + 1)
-
-
-def seek_clause(listing, sort, dialect):
+def seek_sql(listing, dialect):
     """The rows after the cursor's, in the sort's direction; the id breaks ties.
 
     A row-value comparison, `(sort, id) > (:value, :id)`: both databases serve it from the
-    (sort, id) index as one range, where an OR of two conditions may not be.
+    (sort, id) index as one range, where an OR of two conditions may not be. On SQLite a
+    timestamp is compared as the text it is stored as, which is what the cursor holds: a
+    value read back as a datetime and bound again would be written with microseconds that
+    a server default's text ('2026-12-01 09:30:00') lacks, so equal moments would compare
+    unequal and a page could skip rows.
     """
+    mark = PLACEHOLDERS[dialect]
+    operator = "<" if listing.descending else ">"
     after_id, value = listing.after
     if listing.sort_column == "id":
-        return people.c.id < after_id if listing.descending else people.c.id > after_id
+        return f"id {operator} {mark}", [after_id]
     if dialect != "sqlite" and listing.sort_column in ("created_at", "updated_at"):
         value = datetime.fromisoformat(value)  # the cursor holds Postgres's isoformat()
-    position = sa.tuple_(sort, people.c.id)
-    bound = sa.tuple_(sa.literal(value, sort.type), sa.literal(after_id, people.c.id.type))
-    return position < bound if listing.descending else position > bound
+    return f"({listing.sort_column}, id) {operator} ({mark}, {mark})", [value, after_id]
 
 
 # Bulk import (api/bulk.py): the fastest way each driver has, measured by bench/bulk.py.

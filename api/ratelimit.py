@@ -3,8 +3,10 @@
 Counters live in Redis (REDIS_URL), so every worker of every instance adds to the same
 ones; without it, in each worker's memory, which the start-up warning and the README say.
 Fixed windows (the `limits` library: parsing, the in-memory store, the window's state for
-the 429's headers). With Redis, a request's counters for all its limits are counted by one
-small script in one command and round trip, not one a limit as the library's own `hit` would.
+the 429's headers). With Redis, a token's requests are served from blocks of each window's
+quota that the worker leases (api/quota.py), so most need no round trip; a failed
+authentication, rarer, is counted by one small script in one command and round trip for all
+its limits, not one a limit as the library's own `hit` would.
 
 A store that fails must not refuse every client: the request is served unchecked, the
 `people_api_rate_limit_store_errors` counter counts it, and the worker leaves the store
@@ -20,6 +22,8 @@ import limits.strategies
 from limits.errors import StorageError
 from limits.storage import RedisStorage
 from werkzeug.exceptions import HTTPException
+
+from api.quota import LEASE_SCRIPT, LeasedQuota
 
 # The production defaults; development has no limits unless they are set.
 PRODUCTION_RATE_LIMIT = "50/second;2000/minute"
@@ -104,12 +108,15 @@ class RateLimits:
         self.logger = app.logger
         self.store_errors = app.extensions["metrics"].rate_limit_store_errors
         self.limiter = None
+        self.quota = None
         self.store_failures = StorageError
         if self.enabled:
             self.limiter = limits.strategies.FixedWindowRateLimiter(open_store(config))
             if config["REDIS_URL"]:
                 connection = self.limiter.storage.get_connection()
                 self.count_script = connection.register_script(COUNT_SCRIPT)
+                self.lease_script = connection.register_script(LEASE_SCRIPT)
+                self.quota = LeasedQuota(self.token_limits, self.lease_blocks)
                 # The script's command fails with the client's own errors, not wrapped.
                 from redis.exceptions import RedisError
 
@@ -124,7 +131,21 @@ class RateLimits:
 
     def check_token(self, token_name):
         """Count a request of this token; 429 when it is over a limit."""
-        self.count(self.token_limits, "token", token_name)
+        if self.quota is None:
+            self.count(self.token_limits, "token", token_name)
+        elif refusal := self.quota.take(token_name):
+            limit, seconds_left = refusal
+            self.refuse(limit, "token", token_name, window=(time.time() + seconds_left, 0))
+
+    def lease_blocks(self, token_name, indexes, sizes):
+        """Lease blocks of these token limits' windows: [granted, milliseconds left, ...]."""
+        store = self.limiter.storage
+        chosen = [self.token_limits[index] for index in indexes]
+        keys = [store.prefixed_key(limit.key_for("token", token_name)) for limit in chosen]
+        arguments = []
+        for limit, size in zip(chosen, sizes, strict=True):
+            arguments += [limit.amount, size, limit.get_expiry()]
+        return self.ask(self.lease_script, keys, arguments)
 
     def check_failed_authentication(self, address):
         """Count a failed authentication from this address; 429 when it is over the limit."""
@@ -172,9 +193,10 @@ class RateLimits:
             )
             return None
 
-    def refuse(self, limit, *identifiers):
+    def refuse(self, limit, *identifiers, window=None):
+        """429 for this limit; `window` is (reset at, remaining) when known without the store."""
         try:
-            reset_at, remaining = self.limiter.get_window_stats(limit, *identifiers)
+            reset_at, remaining = window or self.limiter.get_window_stats(limit, *identifiers)
         except StorageError:
             reset_at, remaining = time.time() + limit.get_expiry(), 0
         retry_after = max(1, math.ceil(reset_at - time.time()))

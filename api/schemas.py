@@ -5,7 +5,7 @@ row) and is what the OpenAPI document describes (apispec reads its fields and va
 Messages are the ones the README documents; every problem with a body is reported at once.
 """
 
-import unicodedata
+import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
@@ -16,9 +16,20 @@ AGE_MIN, AGE_MAX = 0, 150
 SERVER_FIELDS = ("id", "created_at", "updated_at")
 
 
+# Unicode's categories Cc (control) and Cs (surrogate), which its stability policy fixes:
+# one regular expression search is about 30 times faster than a category lookup a character
+# (tests/test_schemas.py checks it against unicodedata over every code point).
+CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+# The same two rules as a JSON Schema pattern, for the OpenAPI document: no control
+# character anywhere, and something left after trimming.
+NOT_CONTROL = r"[^\u0000-\u001f\u007f-\u009f]"
+TEXT_PATTERN = rf"^{NOT_CONTROL}*[^\s\u0000-\u001f\u007f-\u009f]{NOT_CONTROL}*$"
+
+
 def refuse_control_characters(value):
     # Postgres refuses NUL and UTF-8 has no lone surrogates: reject, never fail later.
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+    if CONTROL_OR_SURROGATE.search(value):
         raise ValidationError("must not contain control characters or lone surrogates")
 
 
@@ -27,6 +38,7 @@ class Text(fields.String):
 
     def __init__(self, max_length, **kwargs):
         messages = {"invalid": "must be a string", "null": "must be a string"}
+        metadata = {"pattern": TEXT_PATTERN, **kwargs.pop("metadata", {})}
         super().__init__(
             required=True,
             error_messages={"required": "is required", **messages},
@@ -35,6 +47,7 @@ class Text(fields.String):
                 validate.Length(max=max_length, error="must be at most {max} characters"),
                 refuse_control_characters,
             ],
+            metadata=metadata,
             **kwargs,
         )
 
@@ -71,7 +84,7 @@ class PersonSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     name = Text(NAME_MAX_LENGTH)
-    age = WholeNumber(AGE_MIN, AGE_MAX)
+    age = WholeNumber(AGE_MIN, AGE_MAX, metadata={"description": "42.0 is refused: write 42"})
     locale = Text(LOCALE_MAX_LENGTH, metadata={"description": "free text such as NYC"})
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -95,6 +108,47 @@ def field_errors(document, partial=False):
     order += [name for name in person_schema.fields if name in messages]
     return None, [{"field": name, "message": messages[name][0]} for name in order]
 
+
+class WholePersonChecker:
+    """field_errors(document) for many whole documents (a bulk import), faster.
+
+    A well-formed document (only known keys, every field a str or an int) is checked by
+    calling each field's own deserialize, the code Schema.load calls, without the schema's
+    per-document bookkeeping (about a third of a load); the clean value of a field's
+    text or number is remembered (a locale or an age repeats across rows), up to
+    MEMO_SIZE values a field so that memory stays bounded. Any other document, and any
+    field that refuses its value, goes through field_errors itself, so that a refused row
+    gets exactly the API's messages in its order.
+    """
+
+    MEMO_SIZE = 4096
+    SIMPLE_TYPES = (str, int)  # bool, float and the rest take field_errors' path
+
+    def __init__(self):
+        self.fields = tuple(person_schema.load_fields.items())
+        self.known = set(person_schema.load_fields) | set(SERVER_FIELDS)
+        self.memos = {name: {} for name, _ in self.fields}
+
+    def __call__(self, document):
+        """(clean fields, errors), as field_errors(document) returns them."""
+        if not self.known.issuperset(document):
+            return field_errors(document)
+        clean = {}
+        for name, field in self.fields:
+            value = document.get(name)
+            if type(value) not in self.SIMPLE_TYPES:
+                return field_errors(document)
+            memo = self.memos[name]  # keyed by a str or an int only: True never meets 1
+            if value in memo:
+                clean[name] = memo[value]
+                continue
+            try:
+                clean[name] = result = field.deserialize(value, name, document)
+            except ValidationError:
+                return field_errors(document)
+            if len(memo) < self.MEMO_SIZE:
+                memo[value] = result
+        return clean, []
 
 
 def person_json_schema():

@@ -113,11 +113,12 @@ def _reject_constant(name):
 
 
 def _object_without_duplicates(pairs):
-    keys = [key for key, _ in pairs]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicates:
+    document = dict(pairs)
+    if len(document) < len(pairs):  # the names of the duplicates only when there are some
+        keys = [key for key, _ in pairs]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
         raise ValueError(f"duplicate keys: {', '.join(duplicates)}")
-    return dict(pairs)
+    return document
 
 
 def parse_json(text):

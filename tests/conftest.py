@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from api import create_app
 from api.auth import issue_token
 from api.extensions import db
+from tests.redis_server import RedisServer
 
 # The Postgres server the suite creates its own databases on (trust auth by default).
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -152,6 +153,23 @@ def new_migrated_database(database_kind, folder, request):
         url = request.getfixturevalue("make_postgres_database")()
     migrate(url)
     return url
+
+
+@pytest.fixture
+def sqlite_database(tmp_path, request):
+    """A new, migrated SQLite file of the test's own, for tests of what does not depend on
+    the database (the document, the docs page, CORS): no `database_kind`, so such a module
+    never shares, nor reorders, the session's per-kind templates."""
+    return new_migrated_database("sqlite", tmp_path, request)
+
+
+@pytest.fixture
+def redis_server():
+    """A redis-server of the test's own (tests/redis_server.py)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -106,6 +106,31 @@ def test_skip_invalid_stores_the_valid_rows(app, tmp_path, stored_people):
 
 
 @before_storage
+def test_a_value_seen_on_a_valid_row_is_still_checked_on_every_later_row(
+    app, tmp_path, stored_people
+):
+    # The import remembers each field's clean values (api/schemas.py WholePersonChecker):
+    # true equals 1 and 1.0 equals 1 in Python, yet both stay refused after a valid 1.
+    path = tmp_path / "people.ndjson"
+    rows = [
+        {"name": " Ann ", "age": 1, "locale": "NYC"},
+        {"name": "Bob", "age": True, "locale": "NYC"},
+        {"name": "Cy", "age": 1.0, "locale": "NYC"},
+        {"name": " Ann ", "age": 1, "locale": "NYC", "nickname": "A"},
+        {"name": "Di", "age": 1, "locale": "NYC", "created_at": "x"},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = run_import(app, path, "--skip-invalid")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "line 2: age must be an integer",
+        "line 3: age must be an integer",
+        "line 4: nickname is not a known field",
+    ]
+    assert [(p["name"], p["age"]) for p in stored_people()] == [("Ann", 1), ("Di", 1)]
+
+
+@before_storage
 def test_only_the_first_100_errors_are_listed(app, tmp_path, stored_people):
     path = tmp_path / "people.csv"
     path.write_text(csv_text(["Ann,30,NYC"] + ["Bad,x,NYC"] * 150))

@@ -74,8 +74,7 @@ def large_app(database_kind, tmp_path_factory, request):
 
 def stored_moment(connection, column):
     """A stored timestamp in the form the listing's cursor carries it."""
-    statement = sa.select(queries.stored_form(Person.__table__.c[column], connection.dialect.name))
-    return connection.execute(statement.where(Person.id == 100)).scalar()
+    return connection.exec_driver_sql(f"SELECT {column} FROM people WHERE id = 100").scalar()
 
 
 def plan(connection, query, with_cursor):
@@ -88,21 +87,16 @@ def plan(connection, query, with_cursor):
         cursor = encode_cursor(listing.digest, 10_000, value)
         listing = parse_listing(MultiDict([*(p.split("=") for p in query.split("&")),
                                            ("cursor", cursor)]))  # fmt: skip
-    dialect = connection.dialect.name
-    statement = queries.page_statement(listing, dialect)
-    compiled = statement.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    parameters = compiled.construct_params()
-    if dialect == "sqlite":
-        values = tuple(parameters[name] for name in compiled.positiontup)
-        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", values)
-        return [row[-1] for row in rows]
+    sql, parameters = queries.page_sql(listing, connection.dialect.name)
+    cursor = connection.connection.driver_connection.cursor()
+    if connection.dialect.name == "sqlite":
+        return [row[-1] for row in cursor.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)]
     # Priced out, not forbidden: a plan that still has one shows no index could serve.
-    connection.exec_driver_sql("SET enable_seqscan = off")
-    connection.exec_driver_sql("SET enable_sort = off")
-    rows = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", parameters)
-    return list(nodes(json.loads(json.dumps(rows.scalar()))[0]["Plan"]))
+    cursor.execute("SET enable_seqscan = off")
+    cursor.execute("SET enable_sort = off")
+    cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", parameters)
+    [(document,)] = cursor.fetchall()
+    return list(nodes(json.loads(json.dumps(document))[0]["Plan"]))
 
 
 def nodes(node):

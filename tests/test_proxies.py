@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import bearer, make_token, migrate
+from tests.conftest import bearer, make_token
 from tests.deployment import wait_for_log
 from tests.nginx import nginx
 from tests.servers import free_port, gunicorn, request
@@ -19,23 +19,16 @@ KIB = 1024
 
 
 @pytest.fixture
-def sqlite_url(make_database):
-    url = make_database("sqlite")
-    migrate(url)
-    return url
-
-
-@pytest.fixture
-def token(sqlite_url, make_app):
-    app = make_app(sqlite_url)
+def token(sqlite_database, make_app):
+    app = make_app(sqlite_database)
     secret = make_token(app)
     return secret
 
 
 @pytest.fixture
-def upstream(sqlite_url, tmp_path):
+def upstream(sqlite_database, tmp_path):
     """gunicorn as the platforms run it (the checked-in config), two workers."""
-    with gunicorn(sqlite_url, tmp_path / "gunicorn.log", workers=2) as base_url:
+    with gunicorn(sqlite_database, tmp_path / "gunicorn.log", workers=2) as base_url:
         yield base_url
 
 

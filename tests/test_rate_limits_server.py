@@ -7,47 +7,53 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
+from api.quota import block_size
+from api.ratelimit import parse_limits
 from tests.conftest import bearer, build_app, dispose, make_token, migrate
 from tests.prometheus import samples, total
-from tests.redis_server import RedisServer
 from tests.servers import gunicorn, request
 
 pytestmark = pytest.mark.server
 
 TOKEN_LIMIT = 30
 FAILURE_LIMIT = 5
+# Large enough for blocks of several requests (at 30 a minute, a worker leases one at a time).
+BLOCKS_LIMIT = 192
+WORKERS = 6
 
 
 @pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def instances(make_database, redis_server, tmp_path):
-    """Two gunicorn instances, 3 workers each, one database and one Redis; and a token."""
-    database_url = make_database("sqlite")
-    migrate(database_url)
-    app = build_app(database_url)
-    token = make_token(app)
-    dispose(app)
-    env = {
-        "REDIS_URL": redis_server.url,
-        "RATE_LIMIT": f"{TOKEN_LIMIT}/minute",
-        "AUTH_FAILURE_RATE_LIMIT": f"{FAILURE_LIMIT}/minute",
-        "METRICS_OPEN": "1",
-    }
+def start_instances(make_database, redis_server, tmp_path):
+    """`start_instances(token_limit)`: two gunicorn instances, 3 workers each, one database
+    and one Redis; their URLs and a token."""
     with contextlib.ExitStack() as stack:
-        urls = [
-            stack.enter_context(
-                gunicorn(database_url, tmp_path / f"{name}.log", workers=3, env=env)
-            )
-            for name in ("one", "two")
-        ]
-        yield urls, token
+
+        def start(token_limit):
+            database_url = make_database("sqlite")
+            migrate(database_url)
+            app = build_app(database_url)
+            token = make_token(app)
+            dispose(app)
+            env = {
+                "REDIS_URL": redis_server.url,
+                "RATE_LIMIT": f"{token_limit}/minute",
+                "AUTH_FAILURE_RATE_LIMIT": f"{FAILURE_LIMIT}/minute",
+                "METRICS_OPEN": "1",
+            }
+            urls = [
+                stack.enter_context(
+                    gunicorn(database_url, tmp_path / f"{name}.log", workers=3, env=env)
+                )
+                for name in ("one", "two")
+            ]
+            return urls, token
+
+        yield start
+
+
+@pytest.fixture
+def instances(start_instances):
+    return start_instances(TOKEN_LIMIT)
 
 
 def send_spread(urls, count, headers):
@@ -75,6 +81,21 @@ def test_the_limit_holds_for_the_sum_of_every_worker_and_instance(instances, red
     store = redis.Redis.from_url(redis_server.url)
     keys = store.keys("people-api:*")
     assert keys and all(0 < store.ttl(key) <= 60 for key in keys)
+    store.close()
+
+
+def test_blocks_leased_by_every_worker_never_exceed_the_limit_in_sum(start_instances, redis_server):
+    urls, token = start_instances(BLOCKS_LIMIT)
+    block = block_size(parse_limits(f"{BLOCKS_LIMIT}/minute")[0])
+    assert block > 1
+    answers = send_spread(urls, BLOCKS_LIMIT + 100, bearer(token))
+    served = [answer.status for answer in answers].count(404)
+    # Never looser; stricter at most by what the other workers leased and have not used.
+    assert BLOCKS_LIMIT - (WORKERS - 1) * (block - 1) <= served <= BLOCKS_LIMIT
+    assert {answer.status for answer in answers} == {404, 429}
+    store = redis.Redis.from_url(redis_server.url)
+    (key,) = store.keys("people-api:LIMITER/token/*")
+    assert int(store.get(key)) <= BLOCKS_LIMIT
     store.close()
 
 

@@ -17,7 +17,10 @@ from tests.deployment import (
 from tests.servers import free_port, request
 
 # Test, lint and docs tools the suite uses; none of them belongs on a dyno or an instance.
-TEST_TOOLS = {"pytest", "hypothesis", "ruff", "pyyaml", "iniconfig", "pluggy", "pygments"}
+TEST_TOOLS = {
+    "pytest", "hypothesis", "ruff", "pyyaml", "iniconfig", "pluggy", "pygments",
+    "openapi-spec-validator", "schemathesis", "selenium",
+}  # fmt: skip
 PIN = re.compile(r"([A-Za-z0-9_.-]+)(\[[a-z0-9_,-]+\])?==[0-9][0-9A-Za-z.+-]*")
 
 

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from tests.conftest import bearer, build_app, dispose, make_token, migrate
+from tests.conftest import bearer, build_app, dispose, make_token
 from tests.deployment import ROOT, platform_environment, procfile_processes, run_command
 from tests.servers import Response, free_port, gunicorn, request
 
@@ -16,14 +16,12 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def database(make_database):
+def database(sqlite_database):
     """A migrated SQLite database and a write token in it."""
-    url = make_database("sqlite")
-    migrate(url)
-    app = build_app(url)
+    app = build_app(sqlite_database)
     token = make_token(app)
     dispose(app)
-    return url, token
+    return sqlite_database, token
 
 
 def free_ipv6_port():
