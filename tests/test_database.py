@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from api.extensions import db
+from config import Config
 from tests.conftest import make_token, migrate
 from tests.helpers import end_postgres_sessions
 
@@ -54,7 +55,9 @@ def test_database_constraints_back_the_validation(app):
 
 
 def test_sqlite_connections_are_set_up_for_many_processes(tmp_path, make_app):
-    app = make_app(f"sqlite:///{tmp_path}/p.db", SQLITE_BUSY_TIMEOUT=7)
+    # The production default for synchronous, not the tests' own (see build_app).
+    default = Config.SQLITE_SYNCHRONOUS
+    app = make_app(f"sqlite:///{tmp_path}/p.db", SQLITE_BUSY_TIMEOUT=7, SQLITE_SYNCHRONOUS=default)
     with app.app_context(), db.engine.connect() as connection:
         pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"

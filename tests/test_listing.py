@@ -4,6 +4,7 @@ databases."""
 import base64
 import json
 import uuid
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from tests.conftest import (
     dispose,
     make_token,
     migrate,
+    new_migrated_database,
 )
 from tests.listing import (
     COLLECTION,
@@ -36,9 +38,53 @@ SORTS = ["id", "name", "age", "created_at", "updated_at"]
 SORTS += [f"-{sort}" for sort in SORTS]
 
 
+@pytest.fixture(scope="module")
+def listings(tmp_path_factory, request):
+    """47 stored people with many shared names, ages and timestamps, stored once per
+    database kind for the tests that only read them: a database, an app and a client of
+    their own (a write token, used only to read). Tests that change people use `own_people`.
+    Keyed by kind, not a module fixture on `database_kind`, which pytest may keep across
+    the switch from a `before_storage` test to a Postgres one."""
+    made = {}
+
+    def listing(kind):
+        if kind not in made:
+            url = new_migrated_database(kind, tmp_path_factory.mktemp("listed"), request)
+            app = build_app(url)
+            try:
+                store_people(app, 46)
+                client = app.test_client()
+                client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
+                made[kind] = SimpleNamespace(app=app, client=client, people=all_people(client))
+            except BaseException:
+                dispose(app)
+                raise
+        return made[kind]
+
+    yield listing
+    for listed in made.values():
+        dispose(listed.app)
+
+
 @pytest.fixture
-def people(app, client):
-    """47 stored people with many shared names, ages and timestamps."""
+def listed(listings, database_kind):
+    return listings(database_kind)
+
+
+@pytest.fixture
+def people(listed):
+    return listed.people
+
+
+@pytest.fixture
+def reader(listed):
+    """The shared people's client: the tests that take it only read."""
+    return listed.client
+
+
+@pytest.fixture
+def own_people(app, client):
+    """The same 47 people in this test's own database, for a test that changes them."""
     store_people(app, 46)
     return all_people(client)
 
@@ -47,8 +93,8 @@ def ids(items):
     return [item["id"] for item in items]
 
 
-def test_the_first_page_shows_people_as_get_by_id_does(client, people):
-    response = client.get(COLLECTION)
+def test_the_first_page_shows_people_as_get_by_id_does(reader, people):
+    response = reader.get(COLLECTION)
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     body = response.get_json()
@@ -57,8 +103,8 @@ def test_the_first_page_shows_people_as_get_by_id_does(client, people):
 
 
 @pytest.mark.parametrize("path", ["/resources/data", "/resources/data/"])
-def test_both_spellings_answer_without_a_redirect(client, people, path):
-    response = client.get(f"{path}?limit=5&sort=-age")
+def test_both_spellings_answer_without_a_redirect(reader, people, path):
+    response = reader.get(f"{path}?limit=5&sort=-age")
     assert response.status_code == 200
     body = response.get_json()
     assert ids(body["items"]) == ids(expected_listing(people, {"sort": ["-age"]})[:5])
@@ -66,9 +112,9 @@ def test_both_spellings_answer_without_a_redirect(client, people, path):
 
 
 @pytest.mark.parametrize("sort", SORTS)
-def test_every_sort_walks_every_row_once_in_order(client, people, sort):
+def test_every_sort_walks_every_row_once_in_order(reader, people, sort):
     query = {"sort": [sort], "limit": ["4"]}
-    assert walk(client, query) == expected_listing(people, query)
+    assert walk(reader, query) == expected_listing(people, query)
 
 
 @pytest.mark.parametrize(
@@ -94,46 +140,46 @@ def test_every_sort_walks_every_row_once_in_order(client, people, sort):
     ],
 )
 @pytest.mark.parametrize("sort", ["id", "-name", "age", "-updated_at"])
-def test_every_filter_walks_exactly_the_matching_rows(client, people, query, sort):
+def test_every_filter_walks_exactly_the_matching_rows(reader, people, query, sort):
     query = {**query, "sort": [sort], "limit": ["3"]}
     expected = expected_listing(people, query)
-    assert walk(client, query) == expected
+    assert walk(reader, query) == expected
     assert len(expected) < len(people) or query.get("name_prefix") == [""]
 
 
-def test_the_server_default_timestamps_page_with_the_others(app, client, people):
+def test_the_server_default_timestamps_page_with_the_others(listed, reader, people):
     # One stored person has timestamps from the database's default ('... HH:MM:SS' text on
     # SQLite, with no microseconds); it has to be found by updated_after and sort alike.
-    with app.app_context():
+    with listed.app.app_context():
         count = db.session.execute(
             sa.text("SELECT count(*) FROM people WHERE name = 'Dee'")
         ).scalar()
     assert count == 1
     for sort in ("created_at", "-updated_at"):
         query = {"sort": [sort], "limit": ["1"], "updated_after": ["2025-03-02T12:00:00Z"]}
-        items = walk(client, query)
+        items = walk(reader, query)
         assert items == expected_listing(people, query)
         assert "Dee" in [item["name"] for item in items]
 
 
-def test_names_sort_by_code_point(client, people):
-    names = [item["name"] for item in walk(client, {"sort": ["name"]})]
+def test_names_sort_by_code_point(reader, people):
+    names = [item["name"] for item in walk(reader, {"sort": ["name"]})]
     assert names == sorted(names)  # Python compares strings by code point
     assert names.index("Ann") < names.index("B") < names.index("ann") < names.index("ánn")
 
 
-def test_count_adds_the_number_of_matching_rows(client, people):
+def test_count_adds_the_number_of_matching_rows(reader, people):
     query = {"locale": ["NYC"], "limit": ["2"], "count": ["true"]}
-    response = client.get(first_url(query))
+    response = reader.get(first_url(query))
     matching = expected_listing(people, query)
     assert response.headers["X-Total-Count"] == str(len(matching))
-    following = client.get(response.get_json()["next"])  # count=true is kept in next
+    following = reader.get(response.get_json()["next"])  # count=true is kept in next
     assert following.headers["X-Total-Count"] == str(len(matching))
-    assert "X-Total-Count" not in client.get(f"{COLLECTION}?count=false").headers
+    assert "X-Total-Count" not in reader.get(f"{COLLECTION}?count=false").headers
 
 
-def test_an_empty_result_is_an_empty_page(client, people):
-    response = client.get(f"{COLLECTION}?locale=Atlantis&count=true")
+def test_an_empty_result_is_an_empty_page(reader, people):
+    response = reader.get(f"{COLLECTION}?locale=Atlantis&count=true")
     assert response.status_code == 200
     assert response.get_json() == {"items": [], "next": None}
     assert response.headers["X-Total-Count"] == "0"
@@ -143,8 +189,8 @@ def test_an_empty_table_is_an_empty_page(client):
     assert client.get(COLLECTION).get_json() == {"items": [], "next": None}
 
 
-def test_next_keeps_the_filters_sort_and_limit(client, people):
-    response = client.get(f"{COLLECTION}/?locale=NYC&locale=LDN&sort=-age&limit=2&age_min=1")
+def test_next_keeps_the_filters_sort_and_limit(reader, people):
+    response = reader.get(f"{COLLECTION}/?locale=NYC&locale=LDN&sort=-age&limit=2&age_min=1")
     next_url = response.get_json()["next"]
     assert next_url.startswith("/resources/data/?")
     kept = parse_qs(urlsplit(next_url).query)
@@ -153,15 +199,15 @@ def test_next_keeps_the_filters_sort_and_limit(client, people):
     assert kept == {"locale": ["NYC", "LDN"], "sort": ["-age"], "limit": ["2"], "age_min": ["1"]}
 
 
-def test_limit_may_change_between_pages(client, people):
-    first = client.get(f"{COLLECTION}?sort=name&limit=5").get_json()
+def test_limit_may_change_between_pages(reader, people):
+    first = reader.get(f"{COLLECTION}?sort=name&limit=5").get_json()
     cursor = parse_qs(urlsplit(first["next"]).query)["cursor"][0]
-    second = client.get(f"{COLLECTION}?sort=name&limit=40&cursor={cursor}").get_json()
+    second = reader.get(f"{COLLECTION}?sort=name&limit=40&cursor={cursor}").get_json()
     expected = expected_listing(people, {"sort": ["name"]})
     assert first["items"] + second["items"] == expected[:45]
 
 
-def test_rows_inserted_and_deleted_between_pages(app, client, people):
+def test_rows_inserted_and_deleted_between_pages(app, client, own_people):
     """A row inserted ahead of the cursor shows up later; nothing passed comes back."""
     query = {"sort": ["age"], "limit": ["5"]}
     inserted, deleted, behind_inserts = [], [], []
@@ -203,7 +249,7 @@ def test_rows_inserted_and_deleted_between_pages(app, client, people):
     assert len(ids(walked)) == len(set(ids(walked)))  # nothing twice
     walked_ids = set(ids(walked))
     # Everyone there from start to end was shown; every insert at age 150 was shown.
-    stayed = {person["id"] for person in people} - set(deleted)
+    stayed = {person["id"] for person in own_people} - set(deleted)
     assert stayed <= walked_ids
     ahead_inserts = {person["id"] for person in inserted if person["age"] == 150}
     assert ahead_inserts and ahead_inserts - set(deleted) <= walked_ids
@@ -213,21 +259,21 @@ def test_rows_inserted_and_deleted_between_pages(app, client, people):
     assert ordered == sorted(ordered)
 
 
-def test_head_has_the_headers_and_no_body(client, people):
+def test_head_has_the_headers_and_no_body(reader, people):
     query = f"{COLLECTION}?limit=3&count=true&sort=-name"
-    got, head = client.get(query), client.head(query)
+    got, head = reader.get(query), reader.head(query)
     assert head.status_code == 200
     assert head.get_data() == b""
     for header in ("Link", "X-Total-Count", "Content-Type", "Content-Length"):
         assert head.headers[header] == got.headers[header]
 
 
-def test_the_read_role_is_enough_and_no_token_is_401(app, people):
+def test_the_read_role_is_enough_and_no_token_is_401(app, own_people):
     client = app.test_client()
     assert_problem(client.get(COLLECTION), 401)
     assert client.head(COLLECTION).status_code == 401
     reader = bearer(make_token(app, "reader", "read"))
-    assert client.get(COLLECTION, headers=reader).get_json()["items"] == people
+    assert client.get(COLLECTION, headers=reader).get_json()["items"] == own_people
 
 
 BAD_PARAMETERS = [
@@ -273,16 +319,16 @@ BAD_PARAMETERS = [
 
 @before_storage
 @pytest.mark.parametrize(("query", "field", "message"), BAD_PARAMETERS)
-def test_a_bad_parameter_is_a_400_that_names_it(client, people, query, field, message):
-    body = assert_problem(client.get(f"{COLLECTION}?{query}"), 400)
+def test_a_bad_parameter_is_a_400_that_names_it(reader, people, query, field, message):
+    body = assert_problem(reader.get(f"{COLLECTION}?{query}"), 400)
     assert body["detail"] == "The query string has invalid parameters."
     assert [error["field"] for error in body["errors"]] == [field]
     assert message in body["errors"][0]["message"]
 
 
 @before_storage
-def test_every_bad_parameter_has_its_own_entry(client):
-    body = assert_problem(client.get(f"{COLLECTION}?limit=0&local=NYC&sort=x&age_min=a"), 400)
+def test_every_bad_parameter_has_its_own_entry(reader):
+    body = assert_problem(reader.get(f"{COLLECTION}?limit=0&local=NYC&sort=x&age_min=a"), 400)
     assert [error["field"] for error in body["errors"]] == ["limit", "local", "sort", "age_min"]
 
 
@@ -304,16 +350,16 @@ def decoded(cursor):
     ["sort=-name", "sort=age", "sort=name&locale=NYC", "sort=name&name_prefix=A",
      "sort=name&updated_after=2025-01-01T00:00:00Z", "sort=name&age_max=149"],
 )  # fmt: skip
-def test_a_cursor_is_bound_to_its_filters_and_sort(client, people, other):
-    cursor = cursor_of(client, f"{COLLECTION}?sort=name&limit=2")
-    body = assert_problem(client.get(f"{COLLECTION}?{other}&cursor={cursor}"), 400)
+def test_a_cursor_is_bound_to_its_filters_and_sort(reader, people, other):
+    cursor = cursor_of(reader, f"{COLLECTION}?sort=name&limit=2")
+    body = assert_problem(reader.get(f"{COLLECTION}?{other}&cursor={cursor}"), 400)
     assert body["errors"][0]["field"] == "cursor"
     assert "made for other filters or another sort" in body["errors"][0]["message"]
 
 
-def test_the_locales_of_a_cursor_are_a_set(client, people):
-    cursor = cursor_of(client, f"{COLLECTION}?locale=NYC&locale=LDN&limit=2")
-    response = client.get(f"{COLLECTION}?locale=LDN&locale=NYC&limit=2&cursor={cursor}")
+def test_the_locales_of_a_cursor_are_a_set(reader, people):
+    cursor = cursor_of(reader, f"{COLLECTION}?locale=NYC&locale=LDN&limit=2")
+    response = reader.get(f"{COLLECTION}?locale=LDN&locale=NYC&limit=2&cursor={cursor}")
     assert response.status_code == 200
 
 
@@ -335,32 +381,32 @@ def test_the_locales_of_a_cursor_are_a_set(client, people):
         lambda payload: [payload],
     ],
 )
-def test_a_tampered_cursor_is_a_400(client, people, tamper):
-    cursor = cursor_of(client, f"{COLLECTION}?sort=name&limit=2")
+def test_a_tampered_cursor_is_a_400(reader, people, tamper):
+    cursor = cursor_of(reader, f"{COLLECTION}?sort=name&limit=2")
     forged = encoded(tamper(decoded(cursor)))
-    body = assert_problem(client.get(f"{COLLECTION}?sort=name&cursor={forged}"), 400)
+    body = assert_problem(reader.get(f"{COLLECTION}?sort=name&cursor={forged}"), 400)
     assert body["errors"][0]["field"] == "cursor"
     assert "not a cursor this service made" in body["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("sort", ["age", "-created_at", "id"])
-def test_a_cursor_of_the_wrong_type_for_its_sort_is_a_400(client, people, sort):
-    cursor = cursor_of(client, f"{COLLECTION}?sort={sort}&limit=2")
+def test_a_cursor_of_the_wrong_type_for_its_sort_is_a_400(reader, people, sort):
+    cursor = cursor_of(reader, f"{COLLECTION}?sort={sort}&limit=2")
     payload = decoded(cursor)
     payload["v"] = "not a timestamp" if "created_at" in sort else 3.5
     if sort == "id":
         payload["v"] = 1
     body = assert_problem(
-        client.get(f"{COLLECTION}?sort={sort}&cursor={encoded(payload)}"), 400
+        reader.get(f"{COLLECTION}?sort={sort}&cursor={encoded(payload)}"), 400
     )
     assert body["errors"][0]["field"] == "cursor"
 
 
-def test_a_crafted_cursor_only_names_a_position(client, people):
+def test_a_crafted_cursor_only_names_a_position(reader, people):
     # No secret is needed: a well-formed cursor for the same query names a position.
-    cursor = cursor_of(client, f"{COLLECTION}?sort=age&limit=2")
+    cursor = cursor_of(reader, f"{COLLECTION}?sort=age&limit=2")
     payload = {**decoded(cursor), "v": 30, "id": 0}
-    items = client.get(f"{COLLECTION}?sort=age&cursor={encoded(payload)}").get_json()["items"]
+    items = reader.get(f"{COLLECTION}?sort=age&cursor={encoded(payload)}").get_json()["items"]
     expected = [p for p in expected_listing(people, {"sort": ["age"]}) if p["age"] >= 30]
     assert items == expected
 
@@ -383,7 +429,7 @@ QUERIES = st.fixed_dictionaries(
 )
 
 
-def test_pages_agree_with_a_model_of_the_listing(client, people):
+def test_pages_agree_with_a_model_of_the_listing(reader, people):
     """Any combination of filters, sort and limit, walked to the end, gives exactly the
     matching people once each, in order."""
 
@@ -398,7 +444,7 @@ def test_pages_agree_with_a_model_of_the_listing(client, people):
     def check(query):
         if int(query.get("age_min", ["0"])[0]) > int(query.get("age_max", ["150"])[0]):
             query = {key: value for key, value in query.items() if key != "age_max"}
-        assert walk(client, query) == expected_listing(people, query)
+        assert walk(reader, query) == expected_listing(people, query)
 
     check()
 

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from api.routing import MAX_ID, decimal_range_pattern
+from tests.conftest import before_storage
 from tests.test_people import COLLECTION, PETER, assert_problem, create
 
 METHODS = ["GET", "HEAD", "PUT", "DELETE", "PATCH", "POST", "OPTIONS"]
@@ -52,6 +53,7 @@ INVALID_IDS = [
 ]
 
 
+@before_storage  # no route matches: nothing is looked up
 @pytest.mark.parametrize("person_id", INVALID_IDS)
 def test_every_method_on_an_invalid_id_is_404_with_or_without_a_token(app, client, person_id):
     anonymous = app.test_client()
