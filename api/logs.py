@@ -53,6 +53,11 @@ def timestamp(seconds):
 # and go out together: each write holds whole lines and at most PIPE_BUF bytes, which a pipe
 # (Heroku's log router, systemd) takes in one piece, so lines from several workers never mix.
 BATCH_BYTES = select.PIPE_BUF
+# Request threads leave the writing to the writer thread: a request thread that wrote a full
+# batch itself let go of the GIL for the write and waited to get it back, about 2 % of a GET's
+# CPU time under wrk (bench/run.py, 2026-12-01). Only a backlog this large (the writer thread
+# falling behind a blocked stdout) makes them write, so that waiting lines stay bounded.
+BACKLOG_BYTES = 64 * BATCH_BYTES
 
 
 class LineWriter:
@@ -76,7 +81,7 @@ class LineWriter:
             self.pending.append(line + "\n")
             self.pending_bytes += len(line) + 1
             first = len(self.pending) == 1
-            full = self.pending_bytes >= BATCH_BYTES
+            full = self.pending_bytes >= BACKLOG_BYTES
         if urgent or full or self.delay <= 0:
             self.flush()
         elif first and self.flusher_pid != os.getpid():

@@ -6,7 +6,7 @@ import select
 
 import pytest
 
-from api.logs import LineWriter, writer
+from api.logs import BACKLOG_BYTES, BATCH_BYTES, LineWriter, writer
 from tests.conftest import bearer, before_storage, make_token
 from tests.helpers import poll
 from tests.servers import gunicorn, request
@@ -199,6 +199,21 @@ def test_each_write_is_whole_lines_and_at_most_pipe_buf_bytes(monkeypatch):
     assert len(stdout.writes) > 1
     for chunk in stdout.writes:
         assert len(chunk.encode()) <= select.PIPE_BUF and chunk.endswith("\n")
+
+
+def test_request_threads_leave_full_batches_to_the_writer_until_a_backlog(monkeypatch):
+    stdout = RecordingStdout()
+    monkeypatch.setattr("sys.stdout", stdout)
+    writer = LineWriter()
+    writer.delay = 3600
+    line = "x" * 99
+    for _ in range(BATCH_BYTES // 100 * 4):  # four batches' worth: nothing written yet
+        writer.write(line)
+    assert stdout.writes == []
+    for _ in range(BACKLOG_BYTES // 100):  # a writer thread this far behind: write at once
+        writer.write(line)
+    assert stdout.writes
+    assert all(len(chunk.encode()) <= BATCH_BYTES for chunk in stdout.writes)
 
 
 def test_error_lines_from_the_app_are_not_held_back(database_url, capsys, make_app):
