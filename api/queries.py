@@ -19,7 +19,7 @@ people = Person.__table__
 INSERT_PERSON = sa.insert(people).returning(*people.c)
 # What GET reads: the public fields and the version, for the ETag.
 PERSON_COLUMNS = (*PUBLIC_COLUMNS, "version")
-# GET and create, the hottest paths, run on the pooled driver connection (driver_row), in
+# GET and create, the hottest paths, run on the pooled driver connection (driver_rows), in
 # each driver's placeholder style, every value a bound parameter.
 SELECT_PERSON_SQL = {
     "sqlite": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?",
@@ -35,7 +35,7 @@ INSERT_PERSON_SQL = {
 
 
 def one_statement_connection():
-    """A pooled connection for a single statement (replace, delete, a listing page).
+    """A pooled connection for a single statement (replace, patch, delete).
 
     On Postgres it is in autocommit mode, which saves the BEGIN and COMMIT round trips;
     on SQLite the caller commits, as switching the driver's mode would cost a PRAGMA
