@@ -169,17 +169,14 @@ def installed(program):
     return bool(shutil.which(program) or Path("/usr/sbin", program).exists())
 
 
+def missing_packages(packages):
+    """The packages of a {package: programs} table that are not all installed."""
+    return [name for name, programs in packages.items() if not all(map(installed, programs))]
+
+
 def ensure_test_servers():
-    missing = [
-        package
-        for package, programs in TEST_SERVER_PACKAGES.items()
-        if not all(installed(program) for program in programs)
-    ]
-    programs = [
-        package
-        for package, names in TEST_PROGRAM_PACKAGES.items()
-        if not all(installed(name) for name in names)
-    ]
+    missing = missing_packages(TEST_SERVER_PACKAGES)
+    programs = missing_packages(TEST_PROGRAM_PACKAGES)
     if not missing and not programs:
         return
     apt_install(*missing, *programs)
