@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import make_url
 
+from api.driver import driver_connections
 from api.extensions import db
 from config import normalise_database_url
 
@@ -136,4 +137,5 @@ def init_database(app):
                 ping_after=app.config["DATABASE_PING_IDLE_SECONDS"],
                 close_after=app.config["DATABASE_CLOSE_IDLE_SECONDS"],
             )
+        app.extensions["driver_connections"] = driver_connections(db.engine)
     app.extensions["readiness_engine"] = readiness_engine(app, uri)

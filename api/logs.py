@@ -8,6 +8,7 @@ import select
 import sys
 import threading
 import time
+from json.encoder import encode_basestring_ascii
 
 from flask import has_request_context, request
 from flask.logging import default_handler
@@ -147,22 +148,21 @@ def log_request(logger, *, request_id, method, path, route, status, seconds, tok
     """The access log line (never the token itself, only its name)."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    # The same line the JsonFormatter would make, written directly: going through
-    # logging cost about 80 µs a request, a sixth of a GET (measured with cProfile).
-    entry = {
-        "time": timestamp(time.time()),
-        "level": "INFO",
-        "message": "request",
-        "request_id": request_id,
-        "method": method,
-        "path": path,
-        "route": route,
-        "status": status,
-        "duration_ms": round(seconds * 1000, 3),
-        "token": token,
-        "client": client,
-    }
-    writer.write(json.dumps(entry))
+    # The line the JsonFormatter would make, written directly: going through logging cost
+    # about 80 µs a request, a sixth of a GET (cProfile); and put together from escaped
+    # strings, which takes a third of json.dumps's time on the same dictionary (timeit).
+    writer.write(
+        f'{{"time": "{timestamp(time.time())}", "level": "INFO", "message": "request", '
+        f'"request_id": {json_text(request_id)}, "method": {json_text(method)}, '
+        f'"path": {json_text(path)}, "route": {json_text(route)}, "status": {status:d}, '
+        f'"duration_ms": {round(seconds * 1000, 3)!r}, "token": {json_text(token)}, '
+        f'"client": {json_text(client)}}}'
+    )
+
+
+def json_text(value):
+    """A string (or None) as JSON: what json.dumps makes of it, ASCII only."""
+    return "null" if value is None else encode_basestring_ascii(value)
 
 
 def init_logging(app):

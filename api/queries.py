@@ -11,6 +11,7 @@ of a GET's time).
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from api.extensions import db
 from api.models import PUBLIC_COLUMNS, SORTED_COLUMNS, IdempotencyKey, Person, utcnow
@@ -19,7 +20,7 @@ people = Person.__table__
 INSERT_PERSON = sa.insert(people).returning(*people.c)
 # What GET reads: the public fields and the version, for the ETag.
 PERSON_COLUMNS = (*PUBLIC_COLUMNS, "version")
-# GET and create, the hottest paths, run on the pooled driver connection (driver_rows), in
+# GET and create, the hottest paths, run on a driver connection (driver_rows), in
 # each driver's placeholder style, every value a bound parameter.
 SELECT_PERSON_SQL = {
     "sqlite": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?",
@@ -52,41 +53,33 @@ def dialect_name():
 
 
 def driver_rows(sql, parameters, commit=False):
-    """Run one statement on a pooled driver connection; its rows, as the driver gives them.
+    """Run one statement on a driver connection (api/driver.py); its rows, as the driver
+    gives them. With `commit`, committed when it returns.
 
     The hot paths (GET's SELECT, create's INSERT, a listing's page) skip SQLAlchemy's
     execution layer: about 60 µs (SQLite) and 150 µs (Postgres) of CPU a request
-    (in-process, min of 7). On Postgres the statement runs in autocommit, which spares the
-    BEGIN and COMMIT (or ROLLBACK) round trips, and an INSERT is durable when it returns;
-    autocommit is switched back, so whoever uses the pooled connection next gets
-    transactions. On SQLite, `commit` commits.
+    (in-process, min of 7).
     """
-    engine = db.engine
-    dbapi_error = engine.dialect.loaded_dbapi.Error
-    postgres = engine.dialect.name == "postgresql"
+    connections = current_app.extensions["driver_connections"]
     connection = None
     try:
-        connection = engine.raw_connection()
-        if postgres:
-            connection.driver_connection.autocommit = True
+        connection = connections.take()
         cursor = connection.cursor()
         cursor.execute(sql, parameters)
         # fetchall: an INSERT ... RETURNING runs to its end before SQLite commits.
         rows = cursor.fetchall()
         cursor.close()
-        if postgres:
-            connection.driver_connection.autocommit = False
-        elif commit:
-            connection.driver_connection.commit()
-    except dbapi_error as error:
+        connections.give_back(connection, commit)
+    except BaseException as error:
+        # Failed, or interrupted half-way (a worker's timeout): never used again.
         if connection is not None:
-            connection.invalidate()  # a broken connection never goes back to the pool
-        # Wrapped as SQLAlchemy wraps it (OperationalError and so on), so that errors.py
-        # answers a database outage here with the same 503 as anywhere else.
-        raise sa.exc.DBAPIError.instance(sql, parameters, error, dbapi_error) from error
-    finally:
-        if connection is not None:
-            connection.close()
+            connections.discard(connection)
+        dbapi_error = db.engine.dialect.loaded_dbapi.Error
+        if isinstance(error, dbapi_error):
+            # Wrapped as SQLAlchemy wraps it (OperationalError and so on), so that
+            # errors.py answers a database outage here with the same 503 as anywhere else.
+            raise sa.exc.DBAPIError.instance(sql, parameters, error, dbapi_error) from error
+        raise
     return rows
 
 

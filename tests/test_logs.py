@@ -86,6 +86,24 @@ def test_an_unsafe_request_id_is_replaced(app, capsys, incoming):
     assert log_lines(capsys)[-1]["request_id"] == generated
 
 
+@before_storage
+def test_any_text_in_a_line_is_escaped_json_in_ascii(database_url, make_app, capsys):
+    # The path and the address the trusted proxy forwarded can hold any text.
+    client = "an\\address\té<script>"
+    app = make_app(database_url, TRUSTED_PROXY_HOPS=1)
+    capsys.readouterr()
+    app.test_client().get('/nowhere/é"\\x%01✓', headers={"X-Forwarded-For": client})
+    [output] = capsys.readouterr().out.splitlines()
+    assert output.isascii()
+    line = json.loads(output)
+    assert line["path"] == '/nowhere/é"\\x\x01✓' and line["client"] == client
+    assert line["route"] is None and line["token"] is None and line["status"] == 404
+    assert list(line) == [
+        "time", "level", "message", "request_id", "method", "path", "route", "status",
+        "duration_ms", "token", "client",
+    ]  # fmt: skip
+
+
 def test_an_error_has_its_traceback_in_the_log_only(database_url, capsys, make_app):
     app = make_app.broken(database_url)
     capsys.readouterr()
