@@ -1,12 +1,11 @@
 """Request limits per token, and a stricter one on failed authentications per client address.
 
 Counters live in Redis (REDIS_URL), so every worker of every instance adds to the same
-ones; without it, in each worker's memory, which the start-up warning and the README say.
-Fixed windows (the `limits` library: parsing, the in-memory store, the window's state for
-the 429's headers). With Redis, a token's requests are served from blocks of each window's
-quota that the worker leases (api/quota.py), so most need no round trip; a failed
-authentication, rarer, is counted by one small script in one command and round trip for all
-its limits, not one a limit as the library's own `hit` would.
+ones; without it, in each worker's memory, which the start-up warning and the README say
+(api/counters.py). Fixed windows; the `limits` library parses the settings. With Redis, a
+token's requests are served from blocks of each window's quota that the worker leases
+(api/quota.py), so most need no round trip; a failed authentication, rarer, is counted by
+one small script in one round trip for all its limits.
 
 A store that fails must not refuse every client: the request is served unchecked, the
 `people_api_rate_limit_store_errors` counter counts it, and the worker leaves the store
@@ -18,34 +17,16 @@ import math
 import time
 
 import limits
-import limits.strategies
-from limits.errors import StorageError
-from limits.storage import RedisStorage
 from werkzeug.exceptions import HTTPException
 
-from api.quota import LEASE_SCRIPT, LeasedQuota
+from api.counters import open_windows
+from api.quota import LeasedQuota
 
 # The production defaults; development has no limits unless they are set.
 PRODUCTION_RATE_LIMIT = "50/second;2000/minute"
 PRODUCTION_AUTH_FAILURE_RATE_LIMIT = "10/minute"
 OFF = ("", "off", "none")
-# Redis answers in a millisecond or two; one that takes longer than this counts as down.
-STORE_TIMEOUT_SECONDS = 0.25
 STORE_PAUSE_SECONDS = 5
-KEY_PREFIX = "people-api"
-# Count one request in each window (KEYS), starting a window with its expiry (ARGV, in
-# seconds) on its first request; the counts, in order. A script runs atomically, so a
-# window cannot end between the two commands and leave a counter that never expires.
-COUNT_SCRIPT = """
-local counts = {}
-for index, key in ipairs(KEYS) do
-    counts[index] = redis.call("INCR", key)
-    if counts[index] == 1 then
-        redis.call("EXPIRE", key, ARGV[index])
-    end
-end
-return counts
-"""
 
 
 class TooManyRequests(HTTPException):
@@ -76,25 +57,6 @@ def limit_setting(config, name, production_default):
     return value
 
 
-def open_store(config):
-    """Redis when REDIS_URL is set (rediss:// for TLS), else this process's memory."""
-    url = config["REDIS_URL"]
-    if not url:
-        return limits.storage.MemoryStorage()
-    # Imported only here: the redis client adds about 6 MB to a worker that never uses it.
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    options = {
-        "socket_timeout": STORE_TIMEOUT_SECONDS,
-        "socket_connect_timeout": STORE_TIMEOUT_SECONDS,
-        "retry": Retry(NoBackoff(), 0),  # a retry would double the wait for a dead Redis
-    }
-    if url.startswith("rediss://") and not config["REDIS_VERIFY_TLS"]:
-        options["ssl_cert_reqs"] = "none"  # Heroku Redis's self-signed certificates
-    return limits.storage.RedisStorage(url, key_prefix=KEY_PREFIX, wrap_exceptions=True, **options)
-
-
 class RateLimits:
     """The app's limits and the store they count in."""
 
@@ -107,20 +69,14 @@ class RateLimits:
         self.enabled = bool(self.token_limits or self.failure_limits)
         self.logger = app.logger
         self.store_errors = app.extensions["metrics"].rate_limit_store_errors
-        self.limiter = None
+        self.store = None
         self.quota = None
-        self.store_failures = StorageError
+        self.store_failures = ()
         if self.enabled:
-            self.limiter = limits.strategies.FixedWindowRateLimiter(open_store(config))
-            if config["REDIS_URL"]:
-                connection = self.limiter.storage.get_connection()
-                self.count_script = connection.register_script(COUNT_SCRIPT)
-                self.lease_script = connection.register_script(LEASE_SCRIPT)
+            self.store = open_windows(config)
+            self.store_failures = self.store.failures
+            if self.store.shared:
                 self.quota = LeasedQuota(self.token_limits, self.lease_blocks)
-                # The script's command fails with the client's own errors, not wrapped.
-                from redis.exceptions import RedisError
-
-                self.store_failures = (StorageError, RedisError)
             else:
                 self.logger.warning(
                     "rate limits are per worker process: no REDIS_URL, so each worker counts "
@@ -139,13 +95,8 @@ class RateLimits:
 
     def lease_blocks(self, token_name, indexes, sizes):
         """Lease blocks of these token limits' windows: [granted, milliseconds left, ...]."""
-        store = self.limiter.storage
         chosen = [self.token_limits[index] for index in indexes]
-        keys = [store.prefixed_key(limit.key_for("token", token_name)) for limit in chosen]
-        arguments = []
-        for limit, size in zip(chosen, sizes, strict=True):
-            arguments += [limit.amount, size, limit.get_expiry()]
-        return self.ask(self.lease_script, keys, arguments)
+        return self.ask(self.store.lease, chosen, ("token", token_name), sizes)
 
     def check_failed_authentication(self, address):
         """Count a failed authentication from this address; 429 when it is over the limit."""
@@ -154,27 +105,16 @@ class RateLimits:
     def refuse_blocked_address(self, address):
         """429 when the address is over its failed-authentication limit (counting nothing)."""
         for limit in self.failure_limits:
-            if self.ask(self.limiter.test, limit, "auth-failure", address) is False:
+            if self.ask(self.store.spent, limit, ("auth-failure", address)):
                 self.refuse(limit, "auth-failure", address)
 
     def count(self, limit_items, *identifiers):
         if not limit_items:
             return
-        counts = self.ask(self.increment, limit_items, identifiers)
+        counts = self.ask(self.store.count, limit_items, identifiers)
         for limit, count in zip(limit_items, counts or (), strict=False):
             if count > limit.amount:
                 self.refuse(limit, *identifiers)
-
-    def increment(self, limit_items, identifiers):
-        """Count one request against each limit; the counts, in the same order."""
-        store = self.limiter.storage
-        if not isinstance(store, RedisStorage):
-            return [
-                store.incr(limit.key_for(*identifiers), limit.get_expiry()) for limit in limit_items
-            ]
-        # The keys the library's own hit would use, so its window state reads these counters.
-        keys = [store.prefixed_key(limit.key_for(*identifiers)) for limit in limit_items]
-        return self.count_script(keys=keys, args=[limit.get_expiry() for limit in limit_items])
 
     def ask(self, question, *arguments):
         """The store's answer, or None (go ahead, unchecked) while it is failing."""
@@ -189,15 +129,15 @@ class RateLimits:
             self.logger.warning(
                 "rate limits not checked for %d s: the store failed: %s",
                 STORE_PAUSE_SECONDS,
-                getattr(error, "storage_error", error),
+                error,
             )
             return None
 
     def refuse(self, limit, *identifiers, window=None):
         """429 for this limit; `window` is (reset at, remaining) when known without the store."""
         try:
-            reset_at, remaining = window or self.limiter.get_window_stats(limit, *identifiers)
-        except StorageError:
+            reset_at, remaining = window or self.store.window(limit, identifiers)
+        except self.store_failures:
             reset_at, remaining = time.time() + limit.get_expiry(), 0
         retry_after = max(1, math.ceil(reset_at - time.time()))
         amount, window = limit.amount, limit.get_expiry()

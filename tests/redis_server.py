@@ -29,8 +29,9 @@ class RedisServer:
     With `tls_folder`, it answers TLS only (rediss://), with a self-signed certificate written
     there (`certificate`: the CA a client must trust), and asks no certificate of clients."""
 
-    def __init__(self, tls_folder=None):
+    def __init__(self, tls_folder=None, arguments=()):
         self.port = free_port()
+        self.arguments = list(arguments)  # more redis-server options: a password, users
         self.certificate = None
         if tls_folder is not None:
             self.certificate, self.key = self_signed_certificate(tls_folder)
@@ -47,7 +48,7 @@ class RedisServer:
             command += ["--port", "0", "--tls-port", str(self.port)]
             command += ["--tls-cert-file", str(self.certificate), "--tls-key-file", str(self.key)]
             command += ["--tls-ca-cert-file", str(self.certificate), "--tls-auth-clients", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command + self.arguments, stdout=subprocess.DEVNULL)
         wait_for_server(self.process, self.answers, deadline_seconds, "redis-server")
 
     def answers(self):
@@ -64,7 +65,8 @@ class RedisServer:
     @staticmethod
     def pong(connection):
         connection.sendall(b"PING\r\n")
-        return connection.recv(16).startswith(b"+PONG")
+        # A server with a password answers, asking for it.
+        return connection.recv(64).startswith((b"+PONG", b"-NOAUTH"))
 
     def stop(self):
         if self.process is not None:
