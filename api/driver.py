@@ -34,7 +34,13 @@ class PooledConnections:
     def take(self):
         connection = self.engine.raw_connection()
         if self.autocommit:
-            connection.driver_connection.autocommit = True
+            try:
+                # It may refuse (a connection that broke while idle in the pool): never
+                # leave one checked out.
+                connection.driver_connection.autocommit = True
+            except BaseException:
+                self.discard(connection)
+                raise
         return connection
 
     def give_back(self, connection, commit):

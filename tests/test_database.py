@@ -2,6 +2,7 @@
 
 import time
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -103,3 +104,67 @@ def test_a_connection_killed_between_pings_is_a_503_then_replaced(
     assert failed.mimetype == "application/problem+json"
     assert failed.headers["Retry-After"] == "1"
     assert client.get("/resources/data/1").status_code == 404
+
+
+def close_a_pooled_connection_behind_the_pools_back():
+    """The connection the pool hands out next (last in, first out) is closed."""
+    pooled = db.engine.raw_connection()
+    driver = pooled.driver_connection
+    pooled.close()  # back in the pool, open
+    driver.close()
+
+
+def test_a_pooled_connection_that_refuses_autocommit_is_discarded(make_database, make_app):
+    """The GET's driver path switches a pooled connection to autocommit first; one closed
+    while it sat in the pool refuses. It goes back to the pool at once, invalidated, not
+    held by the error until the garbage collector finds it; the request gets the 503."""
+    url = make_database("postgres")
+    migrate(url)
+    app = make_app(url, DATABASE_PING_IDLE_SECONDS=3600)
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token(app)}"
+    with app.app_context():
+        close_a_pooled_connection_behind_the_pools_back()
+        with pytest.raises(psycopg.OperationalError) as refused:
+            app.extensions["driver_connections"].take()
+        # `refused` still holds the traceback, and with it anything the failed call held.
+        assert refused.value and db.engine.pool.checkedout() == 0
+        close_a_pooled_connection_behind_the_pools_back()
+        failed = client.get("/resources/data/1")
+        assert failed.status_code == 503 and failed.mimetype == "application/problem+json"
+        assert client.get("/resources/data/1").status_code == 404
+        assert db.engine.pool.checkedout() == 0
+
+
+def test_sqlite_threads_keep_a_connection_of_their_own_until_dispose(tmp_path, make_app):
+    import sqlite3
+    import threading
+
+    def is_closed(connection):
+        try:
+            connection.cursor()
+        except sqlite3.ProgrammingError:
+            return True
+        return False
+
+    app = make_app(f"sqlite:///{tmp_path}/p.db")
+    with app.app_context():
+        connections = app.extensions["driver_connections"]
+        mine = connections.take()
+        assert connections.take() is mine  # kept from one statement to the next
+        others = []
+        thread = threading.Thread(target=lambda: others.append(connections.take()))
+        thread.start()
+        thread.join()
+        assert others[0] is not mine
+        assert db.engine.pool.checkedout() == 0  # detached: the pool's own are untouched
+        assert mine.cursor().execute("PRAGMA journal_mode").fetchall() == [("wal",)]
+        first, other = mine.dbapi_connection, others[0].dbapi_connection
+        connections.discard(mine)  # after a failure: closed, and the next one is new
+        assert is_closed(first) and not is_closed(other)
+        fresh = connections.take()
+        assert fresh is not mine
+        second = fresh.dbapi_connection
+        db.engine.dispose()  # closes every thread's
+        assert is_closed(second) and is_closed(other)
+        assert connections.take().dbapi_connection is not second
