@@ -20,6 +20,7 @@ from depends on the database:
 """
 
 import threading
+import weakref
 
 import sqlalchemy as sa
 
@@ -61,7 +62,8 @@ class ThreadConnections:
     def __init__(self, engine):
         self.engine = engine
         self.local = threading.local()
-        self.opened = []
+        # For dispose(); weak, so that a thread's connection goes (and closes) with the thread.
+        self.opened = weakref.WeakSet()
         self.lock = threading.Lock()
         sa.event.listen(engine, "engine_disposed", self.close_all)
 
@@ -72,7 +74,7 @@ class ThreadConnections:
             connection.detach()  # the pool forgets it; close() really closes it
             self.local.connection = connection
             with self.lock:
-                self.opened.append(connection)
+                self.opened.add(connection)
         return connection
 
     def give_back(self, connection, commit):
@@ -82,12 +84,12 @@ class ThreadConnections:
     def discard(self, connection):
         self.local.connection = None
         with self.lock:
-            self.opened.remove(connection)
+            self.opened.discard(connection)
         connection.close()
 
     def close_all(self, engine=None):
         with self.lock:
-            opened, self.opened = self.opened, []
+            opened, self.opened = list(self.opened), weakref.WeakSet()
         for connection in opened:
             connection.close()
         # Threads that kept one make a new one on their next statement.
