@@ -53,8 +53,7 @@ class MemoryWindows:
         return not self.limiter.test(limit, *identifiers)
 
     def window(self, limit, identifiers):
-        reset_at, remaining = self.limiter.get_window_stats(limit, *identifiers)
-        return reset_at, remaining
+        return tuple(self.limiter.get_window_stats(limit, *identifiers))
 
 
 class RedisWindows:

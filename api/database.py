@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from api.driver import driver_connections
+from api.driver import PooledConnections, ThreadConnections
 from api.extensions import db
 from config import normalise_database_url
 
@@ -87,6 +87,19 @@ def configure_sqlite(engine, synchronous):
         cursor.close()
 
 
+def is_sqlite_file(url):
+    """A SQLite database in a file, not in memory (which lives only in its one connection)."""
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+
+def driver_connections(engine):
+    """Where the hot paths' statements get a connection (api/driver.py): on a SQLite file,
+    each thread's own; elsewhere (Postgres, an in-memory SQLite) the pool."""
+    if is_sqlite_file(engine.url):
+        return ThreadConnections(engine)
+    return PooledConnections(engine)
+
+
 def readiness_engine(app, uri):
     """The engine /readyz checks: on Postgres the app's own pool (its pre-ping replaces a
     dead connection, and a probe takes no connection slot of its own).
@@ -95,7 +108,7 @@ def readiness_engine(app, uri):
     go on reading a file that was moved or deleted, and a new one would make an empty file.
     """
     url = make_url(uri)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if not is_sqlite_file(url):
         return None
     url = url.set(database=f"file:{quote(url.database)}", query={"mode": "rw", "uri": "true"})
     timeout = app.config["READINESS_TIMEOUT"]

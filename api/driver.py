@@ -95,10 +95,3 @@ class ThreadConnections:
         # Threads that kept one make a new one on their next statement.
         self.local = threading.local()
 
-
-def driver_connections(engine):
-    # An in-memory SQLite database exists only in its one connection, which the pool keeps.
-    in_memory = engine.url.database in (None, "", ":memory:")
-    if engine.dialect.name == "sqlite" and not in_memory:
-        return ThreadConnections(engine)
-    return PooledConnections(engine)

@@ -1,5 +1,7 @@
 """The data layer: migrations agree with the models; engine settings per database."""
 
+import sqlite3
+import threading
 import time
 
 import psycopg
@@ -137,9 +139,6 @@ def test_a_pooled_connection_that_refuses_autocommit_is_discarded(make_database,
 
 
 def test_sqlite_threads_keep_a_connection_of_their_own_until_dispose(tmp_path, make_app):
-    import sqlite3
-    import threading
-
     def is_closed(connection):
         try:
             connection.cursor()
