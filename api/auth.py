@@ -86,23 +86,26 @@ def load_caller(secret_hash):
 
 @auth.verify_token
 def verify_token(secret):
+    # Each look-up through Flask's context proxies costs about 1 % of a GET's instructions
+    # (callgrind): one for the app's, one for the request's.
+    extensions, environ = current_app.extensions, request.environ
     secret_hash = hash_secret(secret)
-    cache = current_app.extensions["token_cache"]
+    cache = extensions["token_cache"]
     caller = cache.get(secret_hash)
-    limits = current_app.extensions["rate_limits"]
+    limits = extensions["rate_limits"]
     if caller is None:
         if limits.failure_limits:  # an address guessing tokens gets no more database look-ups
             limits.refuse_blocked_address(request.remote_addr)
         caller = load_caller(secret_hash)
         if caller is None:
-            request.environ[AUTH_FAILURE] = "unknown"
+            environ[AUTH_FAILURE] = "unknown"
             return None
         cache.put(secret_hash, caller)
     expires_at = as_utc(caller.expires_at)
     if expires_at is not None and expires_at <= utcnow():
-        request.environ[AUTH_FAILURE] = "expired"
+        environ[AUTH_FAILURE] = "expired"
         return None
-    request.environ[TOKEN_NAME] = caller.name
+    environ[TOKEN_NAME] = caller.name
     if limits.token_limits:
         limits.check_token(caller.name)
     return caller

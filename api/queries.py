@@ -20,7 +20,7 @@ people = Person.__table__
 INSERT_PERSON = sa.insert(people).returning(*people.c)
 # What GET reads: the public fields and the version, for the ETag.
 PERSON_COLUMNS = (*PUBLIC_COLUMNS, "version")
-# GET and create, the hottest paths, run on a driver connection (driver_rows), in
+# GET and create, the hottest paths, run on a driver connection (api/driver.py), in
 # each driver's placeholder style, every value a bound parameter.
 SELECT_PERSON_SQL = {
     "sqlite": f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?",
@@ -48,39 +48,10 @@ def one_statement_connection():
     return connection
 
 
-def dialect_name():
-    return db.engine.dialect.name
-
-
-def driver_rows(sql, parameters, commit=False):
-    """Run one statement on a driver connection (api/driver.py); its rows, as the driver
-    gives them. With `commit`, committed when it returns.
-
-    The hot paths (GET's SELECT, create's INSERT, a listing's page) skip SQLAlchemy's
-    execution layer: about 60 µs (SQLite) and 150 µs (Postgres) of CPU a request
-    (in-process, min of 7).
-    """
-    connections = current_app.extensions["driver_connections"]
-    connection = None
-    try:
-        connection = connections.take()
-        cursor = connection.cursor()
-        cursor.execute(sql, parameters)
-        # fetchall: an INSERT ... RETURNING runs to its end before SQLite commits.
-        rows = cursor.fetchall()
-        cursor.close()
-        connections.give_back(connection, commit)
-    except BaseException as error:
-        # Failed, or interrupted half-way (a worker's timeout): never used again.
-        if connection is not None:
-            connections.discard(connection)
-        dbapi_error = db.engine.dialect.loaded_dbapi.Error
-        if isinstance(error, dbapi_error):
-            # Wrapped as SQLAlchemy wraps it (OperationalError and so on), so that
-            # errors.py answers a database outage here with the same 503 as anywhere else.
-            raise sa.exc.DBAPIError.instance(sql, parameters, error, dbapi_error) from error
-        raise
-    return rows
+def driver():
+    """The app's driver connections (api/driver.py): `.dialect` says which SQL to run,
+    `.rows()` runs it."""
+    return current_app.extensions["driver_connections"]
 
 
 def from_driver_row(row, columns=PERSON_COLUMNS):
@@ -94,16 +65,17 @@ def from_driver_row(row, columns=PERSON_COLUMNS):
 
 def fetch_person(person_id):
     """The stored columns of one person, or None."""
-    rows = driver_rows(SELECT_PERSON_SQL[dialect_name()], (person_id,))
+    database = driver()
+    rows = database.rows(SELECT_PERSON_SQL[database.dialect], (person_id,))
     return from_driver_row(rows[0]) if rows else None
 
 
 def create_person(fields):
     """Store a new person, committed; its stored columns (id, timestamps, version)."""
-    dialect = dialect_name()
-    now = timestamp_bound(utcnow(), dialect)  # one moment for both timestamps
+    database = driver()
+    now = timestamp_bound(utcnow(), database.dialect)  # one moment for both timestamps
     parameters = (fields["name"], fields["age"], fields["locale"], now, now)
-    [row] = driver_rows(INSERT_PERSON_SQL[dialect], parameters, commit=True)
+    [row] = database.rows(INSERT_PERSON_SQL[database.dialect], parameters, commit=True)
     return from_driver_row(row)
 
 
@@ -200,14 +172,16 @@ def list_people(listing):
 
     Each row holds the person's columns and `sort_value`, its sort column as stored.
     """
-    sql, parameters = page_sql(listing, dialect_name())
-    return [from_driver_row(row, PAGE_COLUMNS) for row in driver_rows(sql, parameters)]
+    database = driver()
+    sql, parameters = page_sql(listing, database.dialect)
+    return [from_driver_row(row, PAGE_COLUMNS) for row in database.rows(sql, parameters)]
 
 
 def count_people(listing):
     """How many people match the listing's filters (every page's, not just this one's)."""
-    conditions, parameters = filter_sql(listing, dialect_name())
-    [(count,)] = driver_rows(f"SELECT count(*) FROM people{where(conditions)}", parameters)
+    database = driver()
+    conditions, parameters = filter_sql(listing, database.dialect)
+    [(count,)] = database.rows(f"SELECT count(*) FROM people{where(conditions)}", parameters)
     return count
 
 
@@ -329,8 +303,7 @@ def insert_people(connection, batch):
     """Store a batch of checked people in the connection's transaction; how many."""
     dialect = connection.dialect.name
     now = timestamp_bound(utcnow(), dialect)
-    driver = connection.connection.driver_connection
-    cursor = driver.cursor()
+    cursor = connection.connection.driver_connection.cursor()
     try:
         if dialect == "sqlite":
             rows = ((p["name"], p["age"], p["locale"], now, now) for p in batch)

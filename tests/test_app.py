@@ -5,6 +5,7 @@ import tracemalloc
 
 from flask import Blueprint, after_this_request
 
+from api.extensions import auth
 from tests.conftest import build_app, dispose
 
 
@@ -50,3 +51,26 @@ def test_thousands_of_after_this_request_closures_do_not_grow_memory(tmp_path):
         assert grown < 200_000, f"memory grew by {grown} bytes over 3000 requests"
     finally:
         dispose(app)
+
+
+def test_the_token_auth_remembers_its_callbacks_and_views_not_requests(app, client):
+    """api/extensions.py's TokenAuth keeps the callables flask-httpauth runs: a set the
+    routes bound, which thousands of requests of every kind leave as it is."""
+    created = client.put("/resources/data/", json={"name": "Ada", "age": 36, "locale": "LDN"})
+    url = created.headers["Location"]
+    anonymous = app.test_client()
+
+    def serve_each_kind():
+        assert client.get(url).status_code == 200
+        assert client.get("/resources/data?limit=1").status_code == 200
+        assert client.patch(url, json={"age": 37}).status_code == 200
+        assert client.get("/resources/data/999999").status_code == 404
+        assert anonymous.get(url).status_code == 401
+
+    serve_each_kind()
+    remembered = set(auth.plain_functions)
+    for _ in range(400):
+        serve_each_kind()
+    assert auth.plain_functions == remembered
+    views = {name: getattr(view, "__wrapped__", view) for name, view in app.view_functions.items()}
+    assert {views["people.get_person"], views["people.patch_person"]} <= remembered
