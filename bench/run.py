@@ -84,14 +84,16 @@ def use_virtualenv():
         os.execv(python, [str(python), *sys.argv])
 
 
-def ensure_wrk():
-    if shutil.which("wrk"):
+def ensure_tool(name):
+    """A command from the Debian package of the same name (wrk, valgrind), installed if
+    missing and this is root on Debian."""
+    if shutil.which(name):
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit("[bench] wrk is missing: install it (Debian: `sudo apt-get install wrk`)")
-    say("installing wrk (Debian package)")
+        sys.exit(f"[bench] {name} is missing: install it (Debian: `sudo apt-get install {name}`)")
+    say(f"installing {name} (Debian package)")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "wrk"]):
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", name]):
         subprocess.run(command, check=True, env=environment, stdout=subprocess.DEVNULL)
 
 
@@ -635,7 +637,7 @@ def parse_arguments():
 def main():
     use_virtualenv()
     options = parse_arguments()
-    ensure_wrk()
+    ensure_tool("wrk")
     GUNICORN_OPTIONS.extend(options.gunicorn_option)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="people-bench-") as workdir:
