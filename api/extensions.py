@@ -17,7 +17,6 @@ NAMING_CONVENTION = {
 }
 
 
-
 class TokenAuth(HTTPTokenAuth):
     """flask-httpauth's bearer tokens, remembering which of the callables it runs are plain
     functions.
@@ -25,9 +24,9 @@ class TokenAuth(HTTPTokenAuth):
     For each callable it runs (the token check, the roles, the view: three a request)
     flask-httpauth asks the app, through Flask's current_app proxy, whether it is a
     coroutine function: about 5 % of a GET's instructions (callgrind). It only ever runs
-    its callbacks and the views it decorates, all made when the app is, so the set is
-    bounded by the routes, never by the requests (unlike a cache of every callable Flask
-    runs, which per-request closures would grow without end).
+    its callbacks and the views it decorates, all made before the first request, so the
+    set is bounded by the routes, never by the requests (unlike a cache of every callable
+    Flask runs, which per-request closures would grow without end).
     """
 
     def __init__(self, *args, **kwargs):

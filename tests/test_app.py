@@ -55,7 +55,7 @@ def test_thousands_of_after_this_request_closures_do_not_grow_memory(tmp_path):
 
 def test_the_token_auth_remembers_its_callbacks_and_views_not_requests(app, client):
     """api/extensions.py's TokenAuth keeps the callables flask-httpauth runs: a set the
-    routes bound, which thousands of requests of every kind leave as it is."""
+    routes bound, which two thousand requests of five kinds leave as it is."""
     created = client.put("/resources/data/", json={"name": "Ada", "age": 36, "locale": "LDN"})
     url = created.headers["Location"]
     anonymous = app.test_client()
