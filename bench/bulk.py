@@ -30,6 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python3 bench/bulk.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.run import (
+    POSTGRES_URL,
     ROOT,
     SERVICE_APP,
     VENV,
@@ -217,7 +218,7 @@ def main():
     )
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=POSTGRES_URL,
     )
     options = parser.parse_args()
     use_virtualenv()

@@ -16,7 +16,6 @@ same requests are not. Requests are WSGI calls with the headers wrk sends (bench
 
 import argparse
 import concurrent.futures
-import contextlib
 import functools
 import json
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python3 bench/instructions.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.run import (
+    POSTGRES_URL,
     ROOT,
     ensure_tool,
     list_path,
@@ -95,11 +95,12 @@ def measure_in_this_process(arguments):
 def counted_instructions(output_file):
     for line in Path(output_file).read_text().splitlines():
         if line.startswith(("summary:", "totals:")):
-            if int(line.split()[1]) == 0:
+            total = int(line.split()[1])
+            if total == 0:
                 # --toggle-collect names a C function: a Python built without symbols
                 # (stripped) gives callgrind nothing to match.
                 sys.exit("[bench] callgrind counted nothing: no symbol functools_reduce here")
-            return int(line.split()[1])
+            return total
     sys.exit(f"[bench] no total in {output_file}")
 
 
@@ -171,7 +172,7 @@ def parse_arguments():
     parser.add_argument("--requests", type=int, default=300, help="counted requests (300)")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=POSTGRES_URL,
         help="server on which the benchmark creates and drops its own databases",
     )
     parser.add_argument(
@@ -194,10 +195,7 @@ def main():
         environment = production_environment(arguments.workdir)
         report = {}
         for kind in arguments.databases.split(","):
-            with contextlib.ExitStack() as stack:
-                database = stack.enter_context(
-                    prepared_database(kind, arguments.rows, kind, arguments, environment)
-                )
+            with prepared_database(kind, arguments.rows, kind, arguments, environment) as database:
                 results = {}
                 # The two apps side by side: the counts do not depend on what else runs.
                 with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

@@ -55,6 +55,8 @@ RSS_LIMIT_MB = 70
 GROWTH_LIMIT = 0.20
 SERVICE_APP = "api:create_app()"
 BASELINE_APP = "bench.baseline:create_app()"
+# The server on which the benchmarks create and drop their own databases.
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LOCALES = ("NYC", "LDN", "SF", "BER", "TYO", "Zürich")
 
 
@@ -613,7 +615,7 @@ def parse_arguments():
     parser.add_argument("--growth-large", type=int, default=1_000_000, help=argparse.SUPPRESS)
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        default=POSTGRES_URL,
         help="server on which the benchmark creates and drops its own databases",
     )
     options = parser.parse_args()
